@@ -1,0 +1,41 @@
+"""The application factory: a table of contents, no logic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from panel import config, web
+from panel.extensions import babel, csrf, db, login_manager, mail
+from panel.i18n import select_locale, select_timezone
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(web.TEMPLATES), instance_path=config.instance_path())
+    app.config.from_mapping(config.from_environment())
+    app.config.from_mapping(overrides or {})
+    config.ensure_secret_key(app)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    web.init_app(app)
+
+    from panel.accounts.views import bp as accounts
+    from panel.districts.views import bp as districts
+    from panel.mail.views import bp as mail_bp
+    from panel.members.views import bp as members
+    from panel.overview.views import bp as overview
+    from panel.recruitment.views import bp as recruitment
+    from panel.cli import db_cli
+    from panel.demo import demo_command
+
+    for blueprint in (accounts, districts, mail_bp, members, overview, recruitment):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(demo_command)
+    return app

@@ -1,0 +1,53 @@
+"""The ``medborgarpanel`` command: Flask's CLI plus the project's own commands.
+
+Blueprint-scoped commands appear as groups: ``medborgarpanel staff create``,
+``medborgarpanel mail dispatch``, ``medborgarpanel districts import`` ...
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from panel import migrations
+
+
+@click.group("db")
+def db_cli() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade_command(revision: str) -> None:
+    """Bring the schema up to date (run on every deploy)."""
+    migrations.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo("Database schema is up to date.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def downgrade_command(revision: str) -> None:
+    """Step the schema back to REVISION."""
+    migrations.downgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def revision_command(message: str) -> None:
+    """Write a new migration from the difference between models and database (developers)."""
+    migrations.revision(current_app.config["DATABASE_URL"], message)
+
+
+def _create_app():
+    from panel.app import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    FlaskGroup(create_app=_create_app, help="Medborgarpanelen: a citizen panel for municipalities.")()

@@ -1,0 +1,86 @@
+"""Configuration read from the environment, with safe defaults for a demo.
+
+Every setting can be given as an environment variable of the same name.
+``create_app(overrides)`` lets tests and the demo replace any of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SQLITE = f"sqlite:///{Path.cwd() / 'instance' / 'medborgarpanel.sqlite'}"
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def from_environment() -> dict[str, object]:
+    """Return the application configuration as a plain mapping."""
+    env = os.environ.get
+    return {
+        "SECRET_KEY": env("SECRET_KEY"),
+        "DATABASE_URL": env("DATABASE_URL", DEFAULT_SQLITE),
+        "PANEL_BASE_URL": env("PANEL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PANEL_MUNICIPALITY": env("PANEL_MUNICIPALITY", "Exempelkommun"),
+        "PANEL_CONTACT_EMAIL": env("PANEL_CONTACT_EMAIL", "medborgarpanel@example.se"),
+        # Mail (flask-mail names)
+        "MAIL_SERVER": env("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env("MAIL_USERNAME"),
+        "MAIL_PASSWORD": env("MAIL_PASSWORD"),
+        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER", "Medborgarpanelen <noreply@example.se>"),
+        "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        # A folder (Maildir) whose messages the dev-only mailbox page shows. Demo only.
+        "PANEL_DEV_MAILBOX": env("PANEL_DEV_MAILBOX"),
+        # Residents
+        "PANEL_CONFIRM_HOURS": _int("PANEL_CONFIRM_HOURS", 72),
+        "PANEL_MAGIC_LINK_MINUTES": _int("PANEL_MAGIC_LINK_MINUTES", 30),
+        "PANEL_MIN_AGE": _int("PANEL_MIN_AGE", 16),
+        # Staff login throttling: failures per account+address within the window.
+        "PANEL_LOGIN_MAX_FAILURES": _int("PANEL_LOGIN_MAX_FAILURES", 5),
+        "PANEL_LOGIN_WINDOW_MINUTES": _int("PANEL_LOGIN_WINDOW_MINUTES", 15),
+        # Web
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024),
+        "BABEL_DEFAULT_LOCALE": "sv",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+        "LANGUAGES": ("sv", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def instance_path() -> str:
+    """Where local state lives (SQLite file, generated secret key, demo mailbox)."""
+    return os.environ.get("PANEL_INSTANCE_PATH", str(Path.cwd() / "instance"))
+
+
+def ensure_secret_key(app) -> None:
+    """Use SECRET_KEY from the environment, or a key generated once per instance.
+
+    A generated key is stored in the instance folder, so several workers on one
+    host share it and sessions survive restarts. In production set SECRET_KEY.
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    import secrets
+
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    app.config["SECRET_KEY"] = path.read_text().strip()

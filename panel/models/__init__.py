@@ -1,0 +1,21 @@
+"""All models, imported here so that metadata (and Alembic) sees every table."""
+
+from panel.db import Base
+from panel.models.district import DesoDistrict, District, PostcodeDistrict
+from panel.models.member import Consent, Member, MemberToken, PanelExit
+from panel.models.outbox import OutboxMessage
+from panel.models.staff import LoginFailure, StaffUser
+
+__all__ = [
+    "Base",
+    "Consent",
+    "DesoDistrict",
+    "District",
+    "LoginFailure",
+    "Member",
+    "MemberToken",
+    "OutboxMessage",
+    "PanelExit",
+    "PostcodeDistrict",
+    "StaffUser",
+]
