@@ -24,6 +24,20 @@ class MemberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # no mail (one-click unsubscribe); still a member
 
 
+class TokenPurpose(StrEnum):
+    CONFIRM = "confirm"  # confirm a sign-up (double opt-in)
+    MANAGE = "manage"  # log in to "my membership" (magic link)
+    EMAIL = "email"  # confirm a new email address (MemberToken.email holds it)
+
+
+class LeaveReason(StrEnum):
+    TOO_MANY = "too_many"  # too many surveys
+    NOT_INTERESTED = "not_interested"
+    PRIVACY = "privacy"
+    MOVING = "moving"  # moving away from the municipality
+    OTHER = "other"
+
+
 class MemberSource(StrEnum):
     OPEN = "open"  # self sign-up
     WAVE = "wave"  # joined with a code from a recruitment wave
@@ -68,7 +82,9 @@ class MemberToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16))  # TokenPurpose
+    # The new address, for an EMAIL token only: it becomes the member's once confirmed.
+    email: Mapped[str | None] = mapped_column(String(254))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -106,3 +122,4 @@ class PanelExit(Base):
     age_group: Mapped[str] = mapped_column(String(16))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="SET NULL"))
     months_in_panel: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(32))  # LeaveReason, if the member gave one
