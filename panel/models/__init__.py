@@ -4,10 +4,12 @@ from panel.db import Base
 from panel.models.district import DesoDistrict, District, PostcodeDistrict
 from panel.models.member import Consent, Member, MemberToken, PanelExit
 from panel.models.outbox import OutboxMessage
+from panel.models.recruitment import CodeAttempt, RecruitmentInvite, RecruitmentWave
 from panel.models.staff import LoginFailure, StaffUser
 
 __all__ = [
     "Base",
+    "CodeAttempt",
     "Consent",
     "DesoDistrict",
     "District",
@@ -17,5 +19,7 @@ __all__ = [
     "OutboxMessage",
     "PanelExit",
     "PostcodeDistrict",
+    "RecruitmentInvite",
+    "RecruitmentWave",
     "StaffUser",
 ]
