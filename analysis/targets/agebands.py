@@ -238,7 +238,7 @@ class AgeBands:
         Example:
             >>> cats = DEFAULT_AGE_BANDS.assign([15, 16, 80, None])
             >>> list(cats.astype(object)), int(cats.isna().sum())
-            [nan, '16-24', '75+', nan], 2
+            ([nan, '16-24', '75+', nan], 2)
         """
         import numpy as np
         import pandas as pd

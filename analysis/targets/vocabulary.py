@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from typing import Final, Literal
 
 __all__ = [
@@ -172,6 +173,31 @@ def dimension_kind(name: str) -> DimKind | None:
 def is_known_other(name: str) -> bool:
     """True for dimensions the importer routinely sums over (civilstånd / marital status)."""
     return " ".join(name.strip().lower().split()) in _KNOWN_OTHER
+
+
+_MARITAL: Final = {
+    "ogifta": ("og", "ogifta", "single", "unmarried", "never married"),
+    "gifta": ("g", "gifta", "married"),
+    "skilda": ("sk", "skilda", "divorced"),
+    "änkor/änklingar": ("änkl", "ankl", "änkor/änklingar", "änka/änkling", "widowers/widows",
+                        "widows/widowers", "widowed"),
+}
+
+
+def missing_marital_statuses(dimension: str, categories: Sequence[str]) -> list[str]:
+    """The civilstånd groups (SCB: ogifta, gifta, skilda, änkor/änklingar) absent from a file.
+
+    Summing over civilstånd gives the population only when all four are
+    present. Empty for other dimensions.
+
+    Example:
+        >>> missing_marital_statuses("civilstånd", ["ogifta", "gifta"])
+        ['skilda', 'änkor/änklingar']
+    """
+    if not is_known_other(dimension):
+        return []
+    present = {c.strip().lower() for c in categories}
+    return [group for group, names in _MARITAL.items() if not present.intersection(names)]
 
 
 def is_value_column(name: str) -> bool:
