@@ -503,6 +503,16 @@ def _prepare(
 
     uncovered_map = {v: tuple(c) for v, c in (uncovered or {}).items()}
     issues: list[ValidationIssue] = []
+    for variable, mapping in collapse_maps.items():
+        merged: dict[Hashable, list[Hashable]] = {}
+        for original, label in mapping.items():
+            merged.setdefault(label, []).append(original)
+        for label, originals in merged.items():
+            issues.append(ValidationIssue(
+                kind="collapsed", severity="resolved",
+                message=f"categories {originals} of {variable!r} are merged into {label!r} in data and targets",
+                variable=variable, categories=tuple(originals), resolution="collapse= chosen by the caller",
+            ))
 
     # Target levels of every variable, in first-seen order.
     target_levels: dict[str, list[Hashable]] = {}
@@ -909,7 +919,8 @@ def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[flo
         outcome_n = newton(model, w0 * scale, totals, spec.calfun, lower, upper, max_error, tolerance, max_iterations)
         w = w0 * scale * outcome_n.g
         g_full = scale * outcome_n.g
-        adjustment = Calibration(cells=np.arange(problem.n), model=model, base=None, base_total=w0, g=g_full)
+        adjustment = Calibration(cells=np.arange(problem.n), model=model, base=None, base_total=w0, g=g_full,
+                                 start=w0)
         new_base_total = np.where(keep, np.bincount(table.cell, weights=w, minlength=table.n_cells), 0.0)
         new_state = _State(base=w, start=keep.astype(float), base_total=new_base_total)
         return new_state, adjustment, outcome_n.iterations, outcome_n.max_error, outcome_n.converged
