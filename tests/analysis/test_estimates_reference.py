@@ -1,0 +1,319 @@
+"""Estimates against R's survey package (4.1.1), case by case.
+
+Each tests/analysis/reference/estimates_<case>.json was written by the R script
+of the same name (run it from the repository root; CI has no R). A case holds
+the data, the design (final weights and what ``svyrecvar`` needs to form the
+calibration residuals) and one record per reference number:
+
+* ``mean``: ``svymean(~y, d, na.rm = TRUE, deff = TRUE)`` (and ``deff =
+  "replace"``), ``confint()``, ``degf(d)``, and for 0/1 variables
+  ``svyciprop(~y, d, method = "logit" | "beta", na.rm = TRUE)``; ``d`` is the
+  design or ``design[domain, ]`` exactly as ``svyby`` forms it;
+* ``proportion``: ``svymean(~factor, d, ...)`` per level and
+  ``svyciprop(~I(factor == level), d, ...)``;
+* ``total``: ``svytotal(~y, d, na.rm = TRUE, deff = TRUE)``;
+* ``chisq``: ``svychisq(~a + b, design, statistic = "F" | "Chisq")``;
+* ``difference``: ``svyby(..., covmat = TRUE)`` + ``svycontrast`` (or the same
+  joint-influence covariance through ``svyrecvar`` where survey 4.1.1's
+  ``svyby(covmat = TRUE)`` stops with an error) and
+  ``svyttest(y ~ group, design[two domains, ])``.
+
+The adjustments below are test doubles of what analysis/weighting.py provides:
+they reproduce ``svyrecvar``'s residuals for ``postStratify``, ``rake`` and
+``calibrate`` from the arrays R stored in the design.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.crosstab import crosstab
+from analysis.design import SurveyDesign
+from analysis.estimates import (
+    Question,
+    domain_difference,
+    estimate_report,
+    survey_mean,
+    survey_proportions,
+    survey_total,
+)
+
+REFERENCE = Path(__file__).parent / "reference"
+CASES = ["api_srs", "api_strat", "api_poststrat", "api_rake", "api_calibrate", "panel_weights", "panel_rake"]
+RTOL = 1e-8
+# svyciprop's logit interval comes from svyglm, whose IRLS stops when the
+# deviance changes by less than 1e-8 (relative): its limits sit ~1e-8 from the
+# exact expit(logit(p) -/+ t se / (p (1 - p))) that we compute.
+LOGIT_RTOL = 1e-6
+# R reports rounding noise (se ~ 1e-14 on api99, F ~ 1e32) for estimates that
+# the calibration fixes; below this design effect we expect the "calibrated" flag.
+NOISE_DEFF = 1e-12
+
+
+# ----------------------------------------------------------------- test doubles of weighting
+
+
+def _group_sums(codes: np.ndarray, x: np.ndarray, ngroups: int) -> np.ndarray:
+    onehot = np.zeros((codes.size, ngroups))
+    onehot[np.arange(codes.size), codes] = 1.0
+    return onehot.T @ x
+
+
+@dataclass(frozen=True, eq=False)
+class PostStratResidual:
+    """svyrecvar for a postStratify step: x - psw * rowsum(x oldw / psw) / sum(oldw)."""
+
+    codes: np.ndarray
+    weights: np.ndarray
+    oldweights: np.ndarray
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        psw = self.weights.copy()
+        psw[(psw == 0) & (self.oldweights == 0)] = 1.0
+        k = int(self.codes.max()) + 1
+        sums = _group_sums(self.codes, x * (self.oldweights / psw)[:, None], k)
+        denom = _group_sums(self.codes, self.oldweights[:, None], k)
+        return x - (sums / denom)[self.codes] * psw[:, None]
+
+
+@dataclass(frozen=True, eq=False)
+class RakeResidual:
+    """svyrecvar for a rake design: 10 sweeps of x - psw * ave(x / psw, margin)."""
+
+    margins: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        for _ in range(10):
+            for codes, psw in self.margins:
+                k = int(codes.max()) + 1
+                sums = _group_sums(codes, x / psw[:, None], k)
+                counts = np.bincount(codes, minlength=k)[:, None]
+                x = x - psw[:, None] * (sums / counts)[codes]
+        return x
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationResidual:
+    """svyrecvar for a calibrate design: qr.resid(qr, x / w) * w."""
+
+    q: np.ndarray
+    w: np.ndarray
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        y = x / self.w[:, None]
+        return (y - self.q @ (self.q.T @ y)) * self.w[:, None]
+
+
+def _codes(values: list[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).astype(np.int64)
+    _, codes = np.unique(arr, return_inverse=True)
+    return codes
+
+
+def build_design(spec: dict[str, Any]) -> SurveyDesign:
+    steps = []
+    for step in spec["steps"]:
+        if step["kind"] == "poststratify":
+            steps.append(
+                PostStratResidual(
+                    _codes(step["index"]), np.asarray(step["weights"], float), np.asarray(step["oldweights"], float)
+                )
+            )
+        elif step["kind"] == "rake":
+            steps.append(
+                RakeResidual(
+                    tuple((_codes(m["index"]), np.asarray(m["weights"], float)) for m in step["margins"])
+                )
+            )
+        else:
+            q, _ = np.linalg.qr(np.column_stack([np.asarray(c, float) for c in step["qr_matrix"]]))
+            steps.append(CalibrationResidual(q, np.asarray(step["w"], float)))
+    return SurveyDesign(np.asarray(spec["weights"], dtype=float), tuple(steps))
+
+
+@cache
+def load(case: str) -> tuple[pd.DataFrame, SurveyDesign, list[dict[str, Any]]]:
+    raw = json.loads((REFERENCE / f"estimates_{case}.json").read_text(encoding="utf-8"))
+    columns = {}
+    for name, values in raw["data"].items():
+        if any(isinstance(v, str) for v in values):
+            columns[name] = pd.Series(values, dtype=object)
+        else:
+            columns[name] = pd.Series([np.nan if v is None else v for v in values], dtype=float)
+    return pd.DataFrame(columns), build_design(raw["design"]), raw["records"]
+
+
+def close(actual: float, expected: float | None, what: str, rtol: float = RTOL) -> None:
+    if expected is None:
+        assert not math.isfinite(actual), f"{what}: R has NA/NaN/Inf, we have {actual}"
+        return
+    assert actual == pytest.approx(expected, rel=rtol, abs=1e-300), f"{what}: {actual!r} != R {expected!r}"
+
+
+def calibrated_in_r(rec: dict[str, Any]) -> bool:
+    return rec.get("deff_replace") is not None and abs(rec["deff_replace"]) < NOISE_DEFF
+
+
+def records(case: str, stat: str) -> list[dict[str, Any]]:
+    return [r for r in load(case)[2] if r["stat"] == stat]
+
+
+def domain_of(data: pd.DataFrame, rec: dict[str, Any]) -> np.ndarray | None:
+    if rec["domain_variable"] == "(all)":
+        return None
+    return (data[rec["domain_variable"]] == rec["domain_value"]).to_numpy(dtype=bool)
+
+
+def label(rec: dict[str, Any]) -> str:
+    return f"{rec['variable']}{'=' + rec['level'] if 'level' in rec else ''} [{rec['domain_value']}]"
+
+
+# ----------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_design_weights_match_the_json(case: str) -> None:
+    data, design, _ = load(case)
+    assert design.n == len(data)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_means_match_svymean_and_svyciprop(case: str) -> None:
+    data, design, _ = load(case)
+    for rec in records(case, "mean"):
+        dom, what = domain_of(data, rec), label(rec)
+        est = survey_mean(data[rec["variable"]], design, domain=dom)
+        if rec.get("no_answers"):
+            assert "no_answers" in est.flag and math.isnan(est.estimate), what
+            continue
+        close(est.estimate, rec["estimate"], f"{what} estimate")
+        assert est.df == rec["df"], what
+        if calibrated_in_r(rec):
+            assert est.flag == "calibrated" and est.se == 0.0 and est.ci_low == est.estimate, what
+            continue
+        assert "calibrated" not in est.flag, what
+        if rec["se"] == 0.0:  # every answer equal: R's interval is [p, p], ours none
+            assert "zero_variance" in est.flag and est.se == 0.0, what
+            assert math.isnan(est.ci_low) and math.isnan(est.deff), what
+            continue
+        close(est.se, rec["se"], f"{what} se")
+        close(est.deff, rec["deff"], f"{what} deff")
+        close(est.ci_low, rec["wald_low"], f"{what} wald low")
+        close(est.ci_high, rec["wald_high"], f"{what} wald high")
+        rep = survey_mean(data[rec["variable"]], design, domain=dom, deff_method="replace")
+        close(rep.deff, rec["deff_replace"], f"{what} deff replace")
+        if "logit_low" in rec:
+            lg = survey_mean(data[rec["variable"]], design, domain=dom, ci_method="logit")
+            close(lg.ci_low, rec["logit_low"], f"{what} logit low", LOGIT_RTOL)
+            close(lg.ci_high, rec["logit_high"], f"{what} logit high", LOGIT_RTOL)
+            bt = survey_mean(data[rec["variable"]], design, domain=dom, ci_method="beta")
+            close(bt.ci_low, rec["beta_low"], f"{what} beta low")
+            close(bt.ci_high, rec["beta_high"], f"{what} beta high")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_proportions_match_svymean_of_a_factor(case: str) -> None:
+    data, design, _ = load(case)
+    cache_: dict[tuple[str, str, str, str], pd.DataFrame] = {}
+    for rec in records(case, "proportion"):
+        dom, what = domain_of(data, rec), label(rec)
+        out = {}
+        for method in ("logit", "beta"):
+            key = (rec["variable"], rec["domain_variable"], rec["domain_value"], method)
+            if key not in cache_:
+                cache_[key] = survey_proportions(data[rec["variable"]], design, domain=dom, ci_method=method)
+            out[method] = cache_[key].set_index("category").loc[rec["level"]]
+        row = out["logit"]
+        if rec.get("no_answers"):
+            assert "no_answers" in row["flag"], what
+            continue
+        close(row["estimate"], rec["estimate"], f"{what} estimate")
+        assert row["df"] == rec["df"], what
+        if calibrated_in_r(rec):
+            assert row["flag"] == "calibrated" and row["se"] == 0.0, what
+            continue
+        assert "calibrated" not in row["flag"], what
+        close(row["se"], rec["se"], f"{what} se")
+        close(row["deff"], rec["deff"], f"{what} deff")
+        if "logit_low" in rec:
+            close(row["ci_low"], rec["logit_low"], f"{what} logit low", LOGIT_RTOL)
+            close(row["ci_high"], rec["logit_high"], f"{what} logit high", LOGIT_RTOL)
+            close(out["beta"]["ci_low"], rec["beta_low"], f"{what} beta low")
+            close(out["beta"]["ci_high"], rec["beta_high"], f"{what} beta high")
+        else:  # a 0 % or 100 % share: R's svyciprop has nothing sensible to say
+            assert row["se"] == 0.0 and "zero_variance" in row["flag"], what
+            assert math.isnan(row["ci_low"]) and math.isnan(out["beta"]["ci_high"]), what
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_totals_match_svytotal(case: str) -> None:
+    data, design, _ = load(case)
+    for rec in records(case, "total"):
+        dom, what = domain_of(data, rec), label(rec)
+        est = survey_total(data[rec["variable"]], design, domain=dom)
+        if rec.get("no_answers"):
+            assert "no_answers" in est.flag, what
+            continue
+        close(est.estimate, rec["estimate"], f"{what} total")
+        if calibrated_in_r(rec):
+            assert est.flag == "calibrated" and est.se == 0.0, what
+            continue
+        close(est.se, rec["se"], f"{what} se")
+        close(est.deff, rec["deff"], f"{what} deff")
+        rep = survey_total(data[rec["variable"]], design, domain=dom, deff_method="replace")
+        close(rep.deff, rec["deff_replace"], f"{what} deff replace")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_crosstab_matches_svychisq(case: str) -> None:
+    data, design, _ = load(case)
+    for rec in records(case, "chisq"):
+        what = f"{rec['rows']} x {rec['columns']} {rec['statistic_type']}"
+        table = crosstab(data[rec["rows"]], data[rec["columns"]], design, statistic=rec["statistic_type"])
+        if rec["statistic_type"] == "F" and rec["statistic"] > 1e15:  # R divided by rounding noise
+            assert table.test.statistic == math.inf and table.test.p_value == 0.0, what
+            assert "fixes every cell" in table.test.reason, what
+            continue
+        close(table.test.statistic, rec["statistic"], f"{what} statistic")
+        close(table.test.ndf, rec["ndf"], f"{what} ndf")
+        if rec["statistic_type"] == "F":
+            assert table.test.ddf is not None
+            close(table.test.ddf, rec["ddf"], f"{what} ddf")
+        else:
+            assert table.test.ddf is None
+        close(table.test.p_value, rec["p_value"], f"{what} p", rtol=1e-7)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_domain_differences_match_svycontrast_and_svyttest(case: str) -> None:
+    data, design, _ = load(case)
+    for rec in records(case, "difference"):
+        what = f"{rec['variable']} {rec['first']}-{rec['second']}"
+        diff = domain_difference(
+            data[rec["variable"]], data[rec["by"]], design, rec["first"], rec["second"], category=rec["category"]
+        )
+        close(diff.estimate_first, rec["estimate_first"], f"{what} first")
+        close(diff.estimate_second, rec["estimate_second"], f"{what} second")
+        close(diff.difference, rec["difference"], f"{what} difference")
+        close(diff.difference, rec["t_difference"], f"{what} svyttest difference")
+        if rec["se"] < 1e-10 * max(1.0, abs(rec["estimate_first"])):  # R's rounding noise
+            assert diff.flag == "calibrated" and diff.se == 0.0, what
+            continue
+        close(diff.se, rec["se"], f"{what} se")
+        if rec.get("se_svyby") is not None:
+            close(diff.se, rec["se_svyby"], f"{what} se (svyby)")
+        close(diff.se, rec["se_ttest"], f"{what} se (svyttest)")
+        close(diff.statistic, rec["statistic"], f"{what} t")
+        assert diff.df == rec["df"], what
+        close(diff.p_value, rec["p_value"], f"{what} p", rtol=1e-7)
+        close(diff.ci_low, rec["ci_low"], f"{what} ci low")
+        close(diff.ci_high, rec["ci_high"], f"{what} ci high")
