@@ -586,6 +586,8 @@ def assemble(
     periods = frame["period"].unique().tolist() if "period" in frame.columns else []
     noise = raw.cell_key_noise or any(period_year(p) >= 2025 for p in periods)
     totals = _totals_frame(totals_rows, dim_columns)
+    if totals is not None and "age_group" in frame.columns:
+        totals = totals.rename(columns={"age": "age_group"})
     return PopulationTable(
         data=frame,
         source=raw.source,
@@ -693,9 +695,10 @@ def _totals_frame(pieces: list[pd.DataFrame], dim_columns: list[str]) -> pd.Data
     if not pieces:
         return None
     frame = pd.concat(pieces, ignore_index=True)
-    dims = [c for c in dim_columns if not c.startswith("other:") and c in frame.columns]
+    dims = [c for c in dim_columns if c in frame.columns]
     out = frame[dims].astype(object)
     out = out.where(out.notna(), None)
+    out.columns = [c.removeprefix("other:") for c in dims]
     for column in TOTALS_COLUMNS:
         out[column] = frame[column].to_numpy()
     for column in ("sum_of_parts", "parts", "difference"):

@@ -146,7 +146,8 @@ class PopulationTable:
             detailed cells they were checked against (columns ``published``,
             ``sum_of_parts``, ``parts``, ``difference``, ``allowed``,
             ``warning``); dimension columns hold ``None`` where the total spans
-            the whole dimension. ``None`` when the file had no totals.
+            the whole dimension, and dimensions that were summed over (such as
+            civilstånd) keep the file's name. ``None`` when the file had no totals.
         one_way: True when the file gave separate one-way margins
             (``variable,category,population``): each row then has exactly one
             dimension filled in, and only one-way margins exist.
