@@ -505,11 +505,11 @@ def assemble(
             spanned = [c for c, t in zip(dim_columns, pattern) if t]
             keep = [c for c, t in zip(dim_columns, pattern) if not t]
             checked = _compare(rows, details, keep, tolerance)
-            for position, message in _messages(checked, spanned, names_of):
-                if checked["outside"].iloc[position]:
-                    errors.append((int(checked["_cell"].iloc[position]), message))
-                else:
-                    checked.iloc[position, checked.columns.get_loc("warning")] = message
+            messages = _messages(checked, spanned, names_of)
+            outside = checked["outside"].to_numpy()
+            errors.extend((int(cell), message) for cell, message, off in
+                          zip(checked["_cell"], messages, outside) if off)
+            checked["warning"] = [m if not off else "" for m, off in zip(messages, outside)]
             totals_rows.append(checked)
         frame = details
         notes.append(
@@ -620,21 +620,23 @@ def _compare(rows: pd.DataFrame, details: pd.DataFrame, keep: list[str],
     return out.reset_index(drop=True)
 
 
-def _messages(checked: pd.DataFrame, spanned: list[str],
-              names_of: dict[str, str]) -> list[tuple[int, str]]:
-    out = []
-    what = " and ".join(names_of.get(c, c) for c in spanned)
+def _messages(checked: pd.DataFrame, spanned: list[str], names_of: dict[str, str],
+              what: str | None = None) -> list[str]:
+    """One message per row of ``checked`` whose total differs from its parts ('' otherwise)."""
+    what = what or "published total over " + " and ".join(names_of.get(c, c) for c in spanned)
     fixed = [c for c in checked.columns if c in names_of and c not in spanned]
-    for position in np.flatnonzero(checked["difference"].to_numpy() != 0):
-        row = checked.iloc[int(position)]
+    out = []
+    for row in checked.to_dict("records"):
+        if row["difference"] == 0:
+            out.append("")
+            continue
         where = ", ".join(f"{names_of[c]} {row[c]}" for c in fixed)
-        out.append((
-            int(position),
-            f"published total over {what}" + (f" for {where}" if where else "")
+        out.append(
+            what + (f" for {where}" if where else "")
             + f" is {row['published']} but its {row['parts']} detailed cells sum to"
             f" {row['sum_of_parts']} (difference {row['difference']:+d},"
-            f" tolerance {row['allowed']:.1f})",
-        ))
+            f" tolerance {row['allowed']:.1f})"
+        )
     return out
 
 
@@ -657,32 +659,38 @@ def _check_region_totals(
     fine_details = fine[~fine[dim_columns].isna().any(axis=1)]
     coarse_details = coarse[~coarse[dim_columns].isna().any(axis=1)]
     fine_codes = fine_details["region"].unique().tolist()
-    pieces = []
+    pairs: list[tuple[str, str]] = []
     unchecked: list[str] = []
-    for code, rows in coarse_details.groupby("region", sort=False):
+    for code in coarse_details["region"].unique().tolist():
         inside = [is_part_of(c, str(code)) for c in fine_codes]
         if any(flag is None for flag in inside):
             unchecked.append(str(code))
-            piece = rows.rename(columns={"population": "published"})
-            piece["sum_of_parts"] = pd.NA
-            piece["parts"] = pd.NA
-            piece["difference"] = pd.NA
-            piece["allowed"] = np.nan
-            piece["outside"] = False
-            piece["warning"] = ""
-            pieces.append(piece.reset_index(drop=True))
-            continue
-        members = [c for c, flag in zip(fine_codes, inside) if flag]
-        parts = fine_details[fine_details["region"].isin(members)]
-        checked = _compare(rows, parts, others, tolerance) if others else _compare(
-            rows, parts, [], tolerance)
-        for position, message in _messages(checked, ["region"], {**names_of, "region": "region"}):
-            message = message.replace("published total over region", f"region {code}")
-            if checked["outside"].iloc[position]:
-                message += "; the file may not hold all of its parts"
-            checked.iloc[position, checked.columns.get_loc("warning")] = message
+        else:
+            pairs.extend((str(code), c) for c, flag in zip(fine_codes, inside) if flag)
+    pieces = []
+    checkable = coarse_details[~coarse_details["region"].isin(unchecked)]
+    if len(checkable):
+        membership = pd.DataFrame(pairs, columns=["_whole", "region"], dtype=object)
+        parts = fine_details.merge(membership, on="region")
+        parts = parts.drop(columns=["region"]).rename(columns={"_whole": "region"})
+        checked = _compare(checkable, parts, ["region"] + others, tolerance)
+        messages = _messages(checked, [], {**names_of, "region": "region"}, what="this region")
+        checked["warning"] = [
+            m.replace("this region for region ", "region ", 1)
+            + ("; the file may not hold all of its parts" if m and off else "")
+            for m, off in zip(messages, checked["outside"].to_numpy())
+        ]
         pieces.append(checked)
     if unchecked:
+        piece = coarse_details[coarse_details["region"].isin(unchecked)]
+        piece = piece.rename(columns={"population": "published"}).reset_index(drop=True)
+        piece["sum_of_parts"] = pd.NA
+        piece["parts"] = pd.NA
+        piece["difference"] = pd.NA
+        piece["allowed"] = np.nan
+        piece["outside"] = False
+        piece["warning"] = ""
+        pieces.append(piece)
         warnings.append(
             f"regions {', '.join(unchecked[:5])}{' …' if len(unchecked) > 5 else ''} were set aside"
             " without a check: their parts cannot be told from the codes"

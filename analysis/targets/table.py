@@ -260,11 +260,12 @@ class PopulationTable:
             messages = [m for m in flagged.tolist() if isinstance(m, str) and m]
             if messages:
                 checked = int(self.totals["sum_of_parts"].notna().sum())
-                reason = (
-                    " (cell-key noise)"
-                    if self.cell_key_noise
-                    else " although these figures predate SCB's cell-key noise"
-                )
+                if self.cell_key_noise:
+                    reason = " (cell-key noise)"
+                elif self.periods:
+                    reason = " although these figures predate SCB's cell-key noise"
+                else:
+                    reason = ""
                 out.append(
                     f"{len(messages)} of {checked} published totals differ from the sum of"
                     f" their parts{reason}; the detailed cells are used, not the totals"
