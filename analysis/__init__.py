@@ -5,3 +5,33 @@ calibration, trimming), representativeness and weighted estimates with
 calibration-aware standard errors. Imports numpy, pandas, scipy and statsmodels
 only: never Flask, SQLAlchemy, ``panel`` or ``surveys``.
 """
+
+# Weighting (analysis.weighting, analysis.trimming, analysis.design).
+from analysis.design import (  # noqa: E402
+    Adjustment,
+    Calibration,
+    PostStratification,
+    Raking,
+    RakingMargin,
+    SurveyDesign,
+)
+from analysis.trimming import TrimmedWeights, trim_weights  # noqa: E402
+from analysis.weighting import (  # noqa: E402
+    DEFAULT_UNCOVERED,
+    METHODS,
+    UNCOVERED_RULE,
+    ConvergenceError,
+    ConvergenceWarning,
+    MarginFit,
+    Trim,
+    TrimmingRecord,
+    ValidationIssue,
+    ValidationReport,
+    WeightingResult,
+    calibrate,
+    check_targets,
+    poststratify,
+    rake,
+    weight,
+    weight_summary,
+)

@@ -6,14 +6,15 @@ respondent in the same cell of the cross-classification (for example kvinna ×
 columns into one integer cell id per row, with as few passes over the data as
 possible:
 
-1. per variable, the category codes (read from a ``Categorical``, or from one
-   ``pandas.factorize`` of a string column) are mapped through a small lookup
-   table to *level* codes: the target categories first, then categories seen
-   only in the data, then one slot for missing values;
-2. the level codes are combined in mixed radix into a cell id (Horner's rule,
-   in place, int32);
+1. per variable, the category codes are read from a ``Categorical`` (or from
+   one ``pandas.factorize`` of a string column), ``-1`` for missing;
+2. the codes are combined in mixed radix into a cell id (Horner's rule, in
+   place, int32);
 3. one ``bincount`` gives the respondent count and one gives the base-weight
-   total of every cell.
+   total of every cell;
+4. on the cell table only, each cell's categories are mapped to *levels*: the
+   target categories first, then categories seen only in the data, then one
+   slot for missing values.
 
 Solvers then work on the cell table (a few hundred numbers) and the final
 weights are mapped back with one gather, ``weights = base * factor[cell]``.
@@ -137,7 +138,8 @@ def collapse_map(
 def _codes(column: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Integer codes (-1 for missing) and the categories they index."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), list(column.cat.categories)
+        categorical = column.array
+        return np.asarray(categorical.codes), list(categorical.categories)
     codes, uniques = pd.factorize(column, sort=False)
     return codes, list(uniques)
 
@@ -154,9 +156,16 @@ def encode(
     population figures for variable ``v``; ``collapse[v]`` maps original data
     categories to merged labels. ``base`` are the base weights (``None`` means
     all ones).
+
+    The cell id is built from the raw category codes (``-1`` for missing, so
+    each variable has ``len(categories) + 1`` codes) with Horner's rule in
+    place; mapping categories to target levels happens on the cell table, so
+    the rows are read once per variable and never gathered through a lookup.
+    Several cells may share the same levels (merged categories).
     """
     variables: list[Variable] = []
-    level_codes: list[np.ndarray] = []
+    raw_codes: list[np.ndarray] = []
+    lookups: list[np.ndarray] = []
     for name, targets in target_levels.items():
         codes, categories = _codes(frame[name])
         merge = collapse.get(name, {})
@@ -168,42 +177,40 @@ def encode(
             if label not in position:
                 position[label] = len(levels)
                 levels.append(label)
-            lookup[i] = position[label]
-        lookup[-1] = len(levels)  # code -1 (missing) wraps to the last entry
+            lookup[i + 1] = position[label]
+        lookup[0] = len(levels)  # raw code -1 (missing) -> the missing slot
         merged: dict[object, tuple[object, ...]] = {}
         for original, label in merge.items():
-            merged.setdefault(label, ())
-            merged[label] = merged[label] + (original,)
+            merged[label] = merged.get(label, ()) + (original,)
         variables.append(
             Variable(name=name, levels=tuple(levels), n_target=len(targets), collapsed=merged)
         )
-        level_codes.append(lookup[codes])
+        raw_codes.append(codes)
+        lookups.append(lookup)
 
-    radices = [variable.radix for variable in variables]
+    radices = [lookup.size for lookup in lookups]
     n_dense = int(np.prod(radices, dtype=np.int64))
+    # sum_v (code_v + 1) * stride_v = (Horner on the raw codes) + sum_v stride_v
+    strides = np.cumprod([1] + radices[::-1][:-1])[::-1]
+    offset = int(strides.sum())
+    dtype = np.int32 if n_dense < 2**31 else np.int64
+    cell = raw_codes[0].astype(dtype)
+    for codes, radix in zip(raw_codes[1:], radices[1:], strict=True):
+        cell *= radix
+        cell += codes
+    cell += offset
+    del raw_codes
     if n_dense <= DENSE_CELL_LIMIT:
-        cell = level_codes[0]
-        for codes, radix in zip(level_codes[1:], radices[1:], strict=True):
-            cell *= radix
-            cell += codes
-        del level_codes
-        unravelled = np.unravel_index(np.arange(n_dense), radices)
-        levels_of_cell = tuple(np.asarray(a, dtype=np.int32) for a in unravelled)
+        raw_of_cell = np.unravel_index(np.arange(n_dense), radices)
         n_cells = n_dense
     else:
-        wide = level_codes[0].astype(np.int64)
-        for codes, radix in zip(level_codes[1:], radices[1:], strict=True):
-            wide *= radix
-            wide += codes
-        del level_codes
-        observed, inverse = np.unique(wide, return_inverse=True)
-        del wide
+        observed, inverse = np.unique(cell, return_inverse=True)
         cell = inverse.astype(np.int32)
-        levels_of_cell = tuple(
-            np.asarray(a, dtype=np.int32) for a in np.unravel_index(observed, radices)
-        )
+        raw_of_cell = np.unravel_index(observed, radices)
         n_cells = int(observed.size)
-
+    levels_of_cell = tuple(
+        lookup[raw] for lookup, raw in zip(lookups, raw_of_cell, strict=True)
+    )
     count = np.bincount(cell, minlength=n_cells).astype(np.float64)
     base_total = count if base is None else np.bincount(cell, weights=base, minlength=n_cells)
     return CellTable(

@@ -810,11 +810,14 @@ def _prepare(
             continuous.append((margin.variables[0], column, margin.total, margin.metadata))
 
     report = ValidationReport(tuple(issues))
-    keep_row = keep_cell[table.cell]
+    if (present & ~keep_cell).any():
+        dropped_rows = np.flatnonzero(~keep_cell[table.cell])
+    else:
+        dropped_rows = np.empty(0, dtype=np.intp)
     return _Problem(
         table=table, base=base, keep_cell=keep_cell, margins=margins, margin_inputs=categorical,
         margin_labels=[raw[4] for raw in margins_raw], margin_ignored=ignored_all, continuous=continuous,
-        reference_total=reference, report=report, dropped_rows=np.flatnonzero(~keep_row),
+        reference_total=reference, report=report, dropped_rows=dropped_rows,
         uncovered_counts=uncovered_counts, n=len(respondents),
     )
 
@@ -1263,7 +1266,6 @@ def weight(
 
     # Summary (on cells when the weights are constant within cells).
     summary_position = next((p for p, v in enumerate(problem.table.variables) if v.name == summary_by), None)
-    keep_row = keep[problem.table.cell]
     if state.base is None and (summary_by is None or summary_position is not None
                                or summary_by not in respondents.columns):
         counts = np.where(keep, problem.table.count, 0.0)
@@ -1274,6 +1276,7 @@ def weight(
             summary = _summary(state.start * factor, counts, problem.table.levels_of_cell[summary_position],
                                list(variable.levels) + [None])
     else:
+        keep_row = keep[problem.table.cell]
         by_values = None
         if summary_by is not None and summary_by in respondents.columns:
             by_values = respondents[summary_by].to_numpy(dtype=object)[keep_row]
