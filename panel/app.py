@@ -31,11 +31,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from panel.members.views import bp as members
     from panel.overview.views import bp as overview
     from panel.recruitment.views import bp as recruitment
-    from panel.cli import db_cli
+    from panel.cli import db_cli, i18n_cli
     from panel.demo import demo_command
 
     for blueprint in (accounts, districts, mail_bp, members, overview, recruitment):
         app.register_blueprint(blueprint)
     app.cli.add_command(db_cli)
+    app.cli.add_command(i18n_cli)
     app.cli.add_command(demo_command)
     return app

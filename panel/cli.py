@@ -43,6 +43,25 @@ def revision_command(message: str) -> None:
     migrations.revision(current_app.config["DATABASE_URL"], message)
 
 
+@click.group("i18n")
+def i18n_cli() -> None:
+    """Translation catalogs (developers and translators)."""
+
+
+@i18n_cli.command("update")
+@click.argument("languages", nargs=-1)
+def i18n_update(languages: tuple[str, ...]) -> None:
+    """Extract the Swedish texts and merge them into each catalog (default: en)."""
+    from panel import catalogs
+
+    for language in languages or ("en",):
+        missing = catalogs.update(language)
+        catalogs.compile_catalog(language)
+        click.echo(f"{language}: {len(missing)} untranslated")
+        for msgid in missing:
+            click.echo(f"  - {msgid[:100]}")
+
+
 def _create_app():
     from panel.app import create_app
 

@@ -4,6 +4,7 @@ from panel.db import Base
 from panel.models.district import DesoDistrict, District, PostcodeDistrict
 from panel.models.member import Consent, Member, MemberToken, PanelExit
 from panel.models.outbox import OutboxMessage
+from panel.models.population import PopulationDataset
 from panel.models.recruitment import CodeAttempt, RecruitmentInvite, RecruitmentWave
 from panel.models.staff import LoginFailure, StaffUser
 
@@ -18,6 +19,7 @@ __all__ = [
     "MemberToken",
     "OutboxMessage",
     "PanelExit",
+    "PopulationDataset",
     "PostcodeDistrict",
     "RecruitmentInvite",
     "RecruitmentWave",
