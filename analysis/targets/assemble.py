@@ -113,13 +113,17 @@ class RawTable:
 
 
 def _fail(raw: RawTable, cell: int, problem: str, fix: str) -> ValueError:
-    name = raw.source.name or "the file"
-    return ValueError(f"{name}, {raw.where(cell)} {raw.describe(cell)}: {problem}. {fix}")
+    return ValueError(f"{_name(raw)}, {raw.where(cell)} {raw.describe(cell)}: {problem}. {fix}")
 
 
 def _fail_dim(raw: RawTable, dim: int, category: int, problem: str, fix: str) -> ValueError:
-    name = raw.source.name or "the file"
-    return ValueError(f"{name}, {raw.category_where(dim, category)}: {problem}. {fix}")
+    return ValueError(f"{_name(raw)}, {raw.category_where(dim, category)}: {problem}. {fix}")
+
+
+def _name(raw: RawTable) -> str:
+    if raw.source.name:
+        return raw.source.name
+    return "the data frame" if raw.source.format == "frame" else "the file"
 
 
 # ------------------------------------------------------------------- counts
@@ -306,32 +310,17 @@ def _normalise(raw: RawTable, j: int, kind: DimKind) -> _Normalised:
             out.levels[region.code] = region.level if kind == "region" else None
         else:  # other dimensions: keep the label
             out.keys.append(None if is_total_label(code, label) else (label or code or ""))
-    # two categories meaning the same thing
-    first: dict[str | None, int] = {}
-    for i, key in enumerate(out.keys):
-        if i not in used:
-            continue
-        if key in first:
-            k = first[key]
-            meaning = "a total" if key is None else repr(key)
-            raise _fail_dim(
-                raw, j, i,
-                f"{dim.name} {dim.text(k)!r} ({raw.category_where(j, k)}) and {dim.text(i)!r}"
-                f" both mean {meaning}",
-                "Each category may appear only once; remove one of them",
-            )
-        first[key] = i
     if kind == "age":
         _check_age_overlap(raw, j, out)
     return out
 
 
 def _check_age_overlap(raw: RawTable, j: int, norm: _Normalised) -> None:
-    items = sorted(
-        ((rng, i) for i, key in enumerate(norm.keys) if key is not None
-         for rng in [norm.ranges[key]]),
-        key=lambda t: t[0][0],
-    )
+    first: dict[str, int] = {}
+    for i, key in enumerate(norm.keys):
+        if key is not None:
+            first.setdefault(key, i)
+    items = sorted(((norm.ranges[key], i) for key, i in first.items()), key=lambda t: t[0][0])
     for (a, i), (b, k) in zip(items, items[1:]):
         if a[1] is None or b[0] <= a[1]:
             dim = raw.dims[j]
@@ -356,7 +345,7 @@ def assemble(
     several; ``region_level`` keeps another level than the finest when the
     file mixes levels (``"län"`` from a file with län and kommuner).
     """
-    filename = raw.source.name or "the file"
+    filename = _name(raw)
     if not isinstance(tolerance, Tolerance):
         raise ValueError("tolerance must be a Tolerance, for example Tolerance(absolute=5, relative=0.005)")
     if region_level is not None and region_level not in REGION_LEVELS:
@@ -386,9 +375,14 @@ def assemble(
     # 4. categories
     normalised = {j: _normalise(raw, j, kinds[j]) for j in dims}
 
-    # 5. duplicate cells
+    # 5. duplicate cells (after normalising: "kvinnor" and "women" are one category)
     if len(dims):
-        keys = pd.DataFrame(raw.index[np.ix_(cells, dims)])
+        canonical = {}
+        for j in dims:
+            seen: dict[str | None, int] = {}
+            canonical[j] = np.array([seen.setdefault(key, i)
+                                     for i, key in enumerate(normalised[j].keys)], dtype=np.int64)
+        keys = pd.DataFrame({j: canonical[j][raw.index[cells, j]] for j in dims})
         repeated = keys.duplicated(keep=False).to_numpy()
         if repeated.any():
             first = int(np.flatnonzero(repeated)[0])

@@ -29,11 +29,17 @@ def combine_one_way(
     names: dict[str, str] = {}
     region_level = None
     open_age = None
+    order = ("region", "district", "gender", "age", "age_group")
+    for variable, line, table in tables:
+        if len(table.dims) != 1:
+            raise ValueError(
+                f"{filename}, line {line}: variable {variable!r} has only a total; give its"
+                " categories (for example kvinna and man)"
+            )
+    tables = sorted(tables, key=lambda item: order.index(item[2].dims[0]))
     first_variable, _, first = tables[0]
     first_total = first.total
     for variable, line, table in tables:
-        if len(table.dims) != 1:  # pragma: no cover - a one-way variable has one dimension
-            raise ValueError(f"{filename}, line {line}: variable {variable!r} is not one-way")
         column = table.dims[0]
         if column in seen:
             raise ValueError(
@@ -65,8 +71,7 @@ def combine_one_way(
     for _, _, table in tables:
         frames.append(table.data)
     data = pd.concat(frames, ignore_index=True)
-    order = [c for c in ("region", "district", "gender", "age", "age_group") if c in data.columns]
-    data = data[order + ["population"]]
+    data = data[[c for c in order if c in data.columns] + ["population"]]
     if "age" in data.columns:
         data["age"] = data["age"].astype("Int64")
     data["population"] = data["population"].astype(np.int64)

@@ -203,7 +203,8 @@ class PopulationTable:
         Columns are named as in a municipality's long CSV (``district``,
         ``region``, ``gender``/``kön``, ``age``/``age_group``/``ålder``,
         ``period``/``år``) plus ``population``; labels are normalised
-        (``"kvinnor"`` → ``"kvinna"``, ``"100+ år"`` → 100).
+        (``"kvinnor"`` → ``"kvinna"``, ``"100+ år"`` → 100). Messages name rows
+        by position, counted from 0 as with ``frame.iloc``.
 
         Example:
             >>> import pandas as pd
@@ -278,7 +279,8 @@ class PopulationTable:
     def total(self) -> int:
         """The whole population in the table (one period only).
 
-        For a one-way table, the total of the first margin in the file.
+        For a one-way table, the total of its first margin (in the order of
+        ``dims``); the others agree with it within the tolerance.
 
         Example:
             >>> import pandas as pd
@@ -398,15 +400,17 @@ class PopulationTable:
             values = [wanted] if isinstance(wanted, str) else list(wanted)
             if name not in data.columns:
                 raise ValueError(f"select: the table has no {name!r} column; it has {list(self.dims)}")
+            if self.one_way:
+                raise ValueError(
+                    f"select: the file gave one-way margins only, so selecting a {name} cannot"
+                    " restrict the other margins; import a file with one row per combination"
+                )
             present = set(data[name].dropna().astype(str).tolist())
             missing = [v for v in values if str(v) not in present]
             if missing:
                 shown = ", ".join(sorted(present)[:12]) + (" …" if len(present) > 12 else "")
                 raise ValueError(f"select: {name} {missing} not in the table; it has {shown}")
-            keep = data[name].astype(object).isin(values)
-            if self.one_way:
-                keep |= data[name].isna()
-            data = data[keep]
+            data = data[data[name].astype(object).isin(values)]
             if totals is not None and name in totals.columns:
                 column = totals[name].astype(object)
                 totals = totals[column.isin(values) | column.isna()]
@@ -459,10 +463,9 @@ class PopulationTable:
         inside = band.notna()
         left_out = int(rows.loc[~inside, "population"].sum())
         keys = [d for d in self.dims if d != column]
-        grouped = rows.loc[inside].assign(
-            age_group=pd.Categorical(band[inside], categories=list(bands.labels), ordered=True)
-        )
-        grouped = grouped.drop(columns=[column])
+        grouped = rows.loc[inside].drop(columns=[column])
+        grouped["age_group"] = pd.Categorical(band[inside], categories=list(bands.labels),
+                                              ordered=True)
         if self.one_way:
             summed = grouped.groupby("age_group", observed=False)["population"].sum().reset_index()
             for key in keys:
@@ -483,8 +486,8 @@ class PopulationTable:
         order = [c for c in ("region", "district", "gender", "age_group", "period") if c in new.columns]
         new = new[order + ["population"]]
         notes = list(self.notes)
-        described = "single years" if column == "age" else "age groups"
-        note = f"grouped {described} of age into the bands {bands}"
+        described = "single years of age" if column == "age" else "the age groups"
+        note = f"grouped {described} into the bands {bands}"
         if left_out:
             outside = sorted(
                 (v for v, label in labels.items() if label is None),
