@@ -203,6 +203,9 @@ class MarginFit:
     the target categories left out by ``partial``, ``uncovered_total`` the
     weight of uncovered respondents in this margin, and ``metadata`` the
     target Series' ``attrs`` (source, reference date), passed through.
+    ``implied_by`` names the finer margin whose totals imply this one when it
+    was not fitted on its own (see :data:`UNCOVERED_RULE`); its error is then
+    reported but does not decide convergence.
     """
 
     key: TargetKey
@@ -213,6 +216,7 @@ class MarginFit:
     ignored: tuple[Hashable, ...] = ()
     uncovered_total: float = 0.0
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    implied_by: TargetKey | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,7 @@ class _Problem:
     margin_inputs: list[_MarginInput]  # categorical ones, aligned with margins
     margin_labels: list[list[Hashable]]  # label of every target group
     margin_ignored: list[tuple[Hashable, ...]]
+    implied_by: list[TargetKey | None]
     continuous: list[tuple[str, np.ndarray, float, dict[str, Any]]]
     reference_total: float
     report: ValidationReport
@@ -591,6 +596,7 @@ def _prepare(
 
     # Build the margins' cell → group maps.
     margins_raw: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, int, list[Hashable]]] = []
+    margin_sizes: list[list[int]] = []
     for margin in categorical:
         assert margin.series is not None
         positions = [table.variable(v)[0] for v in margin.variables]
@@ -655,6 +661,7 @@ def _prepare(
             ))
             bad_cell |= orphan
         margins_raw.append((groups, target, collapsed, n_collapsed, group_labels))
+        margin_sizes.append(sizes)
 
     # Respondents in target cells whose population is zero.
     for margin, (groups, target, collapsed, n_collapsed, labels) in zip(categorical, margins_raw, strict=True):
@@ -749,6 +756,39 @@ def _prepare(
     if reference <= 0:
         raise ValueError("the first margin's population total is 0")
 
+    # Margins nested in finer ones (gender in district x gender) must agree with
+    # them; with uncovered respondents the coarse one is implied and not fitted.
+    implied_by: list[TargetKey | None] = [None] * len(margins)
+    for a, coarse in enumerate(categorical):
+        for b, fine in enumerate(categorical):
+            if a == b or not set(coarse.variables) < set(fine.variables) or implied_by[a] is not None:
+                continue
+            fine_target = margins[b].target
+            active = np.flatnonzero(~np.isnan(fine_target))
+            combos = np.unravel_index(active, margin_sizes[b])
+            picks = tuple(combos[fine.variables.index(v)] for v in coarse.variables)
+            coarse_group = np.ravel_multi_index(picks, margin_sizes[a])
+            implied = np.bincount(coarse_group, weights=fine_target[active], minlength=margins[a].target.size)
+            own = margins[a].target
+            check = ~np.isnan(own)
+            gap = np.abs(implied[check] - own[check]) / np.maximum(own[check], 1e-300)
+            coarse_name, fine_name = _margin_name(coarse.key), _margin_name(fine.key)
+            if gap.size and gap.max() > tolerance:
+                issues.append(ValidationIssue(
+                    kind="totals_disagree", severity="error", margin=coarse_name,
+                    message=(f"margin {coarse_name!r} disagrees with {fine_name!r} summed over the other "
+                             f"variables (largest relative difference {gap.max():.3g}); no weights meet both"),
+                    resolution=f"give only one of them, or make {coarse_name!r} the sum of {fine_name!r}",
+                ))
+            elif margins[a].collapsed is not None:
+                implied_by[a] = fine.key
+                issues.append(ValidationIssue(
+                    kind="implied_margin", severity="resolved", margin=coarse_name,
+                    message=(f"margin {coarse_name!r} is the sum of {fine_name!r}; with uncovered respondents "
+                             "the two would ask for slightly different shares"),
+                    resolution=f"{coarse_name!r} is met through {fine_name!r} and not fitted on its own",
+                ))
+
     # Bounds on the calibration factor.
     kept_base = float(base_total.sum())
     if bounds is not None:
@@ -816,7 +856,8 @@ def _prepare(
         dropped_rows = np.empty(0, dtype=np.intp)
     return _Problem(
         table=table, base=base, keep_cell=keep_cell, margins=margins, margin_inputs=categorical,
-        margin_labels=[raw[4] for raw in margins_raw], margin_ignored=ignored_all, continuous=continuous,
+        margin_labels=[raw[4] for raw in margins_raw], margin_ignored=ignored_all, implied_by=implied_by,
+        continuous=continuous,
         reference_total=reference, report=report, dropped_rows=dropped_rows,
         uncovered_counts=uncovered_counts, n=len(respondents),
     )
@@ -840,8 +881,12 @@ def _cell_weights(problem: _Problem, state: _State) -> np.ndarray:
     return state.start * state.base_total
 
 
+def _fitted(problem: _Problem) -> list[Margin]:
+    return [m for m, implied in zip(problem.margins, problem.implied_by, strict=True) if implied is None]
+
+
 def _max_margin_error(problem: _Problem, cell_totals: np.ndarray) -> float:
-    return max(m.max_error(cell_totals) for m in problem.margins)
+    return max(m.max_error(cell_totals) for m in _fitted(problem))
 
 
 def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[float, float] | None,
@@ -851,18 +896,18 @@ def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[flo
     keep = problem.keep_cell
     if spec.kind in ("poststratify", "rake"):
         iterations_cap = 1 if spec.kind == "poststratify" else max_iterations
-        outcome = ipf(table0, tuple(problem.margins), tolerance, iterations_cap)
+        outcome = ipf(table0, tuple(_fitted(problem)), tolerance, iterations_cap)
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(table0 > 0, outcome.table / np.where(table0 > 0, table0, 1.0), 0.0)
         new_state = _State(base=state.base, start=state.start * factor, base_total=state.base_total)
         adjustment: Adjustment
         if spec.kind == "poststratify":
-            margin = problem.margins[0]
+            margin = _fitted(problem)[0]
             adjustment = PostStratification(cells=table.cell, groups=np.where(keep, margin.groups, -1),
                                             base=state.base, base_total=table0, start=state.start)
         else:
             raking_margins = []
-            for margin, step in zip(problem.margins, outcome.step_tables, strict=True):
+            for margin, step in zip(_fitted(problem), outcome.step_tables, strict=True):
                 with np.errstate(invalid="ignore", divide="ignore"):
                     step_factor = np.where(table0 > 0, step / np.where(table0 > 0, table0, 1.0), 0.0)
                 raking_margins.append(RakingMargin(groups=np.where(keep, margin.groups, -1),
@@ -876,7 +921,7 @@ def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[flo
     lower, upper = bounds if bounds is not None else (-math.inf, math.inf)
     columns: list[np.ndarray] = []
     column_totals: list[float] = []
-    for margin in problem.margins:
+    for margin in _fitted(problem):
         n_t = margin.target.size
         active = np.flatnonzero(~np.isnan(margin.target))
         if margin.collapsed is None:
@@ -1230,8 +1275,9 @@ def weight(
     # Margin fits, in population units.
     cell_totals = _cell_weights(problem, state)
     fits: list[MarginFit] = []
-    for m, margin_input, labels, ignored in zip(problem.margins, problem.margin_inputs, problem.margin_labels,
-                                                 problem.margin_ignored, strict=True):
+    for m, margin_input, labels, ignored, implied in zip(problem.margins, problem.margin_inputs,
+                                                          problem.margin_labels, problem.margin_ignored,
+                                                          problem.implied_by, strict=True):
         totals = m.totals(cell_totals)
         active = ~np.isnan(m.target)
         index = [labels[g] for g in np.flatnonzero(active)]
@@ -1242,7 +1288,7 @@ def weight(
             targets=pd.Series(m.target[active], index=pandas_index, name="target"),
             achieved=pd.Series(totals[: m.target.size][active], index=pandas_index, name="achieved"),
             max_relative_error=float(m.relative_errors(totals).max(initial=0.0)),
-            ignored=ignored, uncovered_total=float(totals[m.target.size:].sum()),
+            ignored=ignored, uncovered_total=float(totals[m.target.size:].sum()), implied_by=implied,
             metadata=margin_input.metadata,
         ))
     final_w_unit: np.ndarray | None = None
