@@ -242,7 +242,11 @@ class WeightingResult:
     ``weights`` has one entry per input row (0 for dropped rows); ``design``
     carries them with the adjustments for calibration-aware variances.
     ``converged`` is True only when the largest relative margin error is at
-    most ``tolerance`` (and, with trimming and reweighting, the bounds hold).
+    most ``tolerance`` (and, with trimming and reweighting, the bounds hold);
+    ``iterations`` are those of the last solve. After trimming *without*
+    reweighting, ``converged`` refers to the weighting before trimming while
+    ``max_relative_error`` and ``margins`` describe the trimmed weights, whose
+    margins no longer hold exactly.
     ``summary`` is :func:`weight_summary` of the kept rows, overall and per
     ``summary_by`` group.
     """
@@ -889,6 +893,16 @@ def _max_margin_error(problem: _Problem, cell_totals: np.ndarray) -> float:
     return max(m.max_error(cell_totals) for m in _fitted(problem))
 
 
+def _current_error(problem: _Problem, state: _State) -> float:
+    """Largest relative error of every fitted margin for the current weights."""
+    error = _max_margin_error(problem, _cell_weights(problem, state))
+    if problem.continuous:
+        w = state.start[problem.table.cell] * (1.0 if state.base is None else state.base)
+        for _, values, total, _meta in problem.continuous:
+            error = max(error, abs(float(values @ w) - total) / max(abs(total), 1e-300))
+    return error
+
+
 def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[float, float] | None,
            tolerance: float, max_iterations: int) -> tuple[_State, Adjustment, int, float, bool]:
     table = problem.table
@@ -1261,7 +1275,7 @@ def weight(
         )
         if not trim.reweight:
             # Margins after trimming without re-weighting are reported as they are.
-            error = max(_max_margin_error(problem, _cell_weights(problem, state)), error if problem.continuous else 0.0)
+            error = _current_error(problem, state)
 
     if not converged:
         message = (f"{method} did not converge: largest relative margin error {error:.3g} > tolerance "
