@@ -40,7 +40,8 @@ class RecruitmentInvite(Base):
 
     Name and address are for the letters only and are kept in these rows only (a
     retention rule deletes them later). Gender, birth year and district are the
-    sampling strata. The person has joined when ``member`` has confirmed.
+    sampling strata. The person has joined when ``member`` has confirmed (or, after
+    that member left the panel, when ``joined_at`` is set).
     """
 
     __tablename__ = "recruitment_invite"
@@ -59,9 +60,13 @@ class RecruitmentInvite(Base):
     city: Mapped[str | None] = mapped_column(String(100))
     # Eight characters of an unambiguous alphabet, stored without the dash.
     code: Mapped[str] = mapped_column(String(8), unique=True)
-    # When the code was used to sign up (once only); joining is the member confirming.
+    # When the code was last used to sign up. The person has joined when that member
+    # has confirmed; a code that led to a confirmed member cannot be used again.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    # Copied from the member's confirmation when the member leaves the panel (the member
+    # row is deleted), so that the wave still counts the person as having joined.
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     wave: Mapped[RecruitmentWave] = relationship(back_populates="invites")
     district: Mapped[District] = relationship()
