@@ -35,3 +35,16 @@ from analysis.weighting import (  # noqa: E402
     weight,
     weight_summary,
 )
+
+# representativeness (analysis.representativeness, analysis.rindicator, analysis.recruitment).
+from analysis.recruitment import RecruitmentPlan, plan_recruitment  # noqa: E402
+from analysis.representativeness import (  # noqa: E402
+    DISPOSITIONS,
+    GENDERS_WITHOUT_POPULATION,
+    ComparisonSummary,
+    PopulationComparison,
+    ResponseRates,
+    compare_to_population,
+    response_rates,
+)
+from analysis.rindicator import RIndicator, r_indicator  # noqa: E402
