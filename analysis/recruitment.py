@@ -24,7 +24,6 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from analysis.representativeness import (
     Targets,
@@ -163,9 +162,13 @@ def plan_recruitment(
             left, a tolerance tighter than whole invitations allow, ...).
 
     References:
-        Schouten, B., Cobben, F. & Bethlehem, J. (2009) for the idea of steering
-        recruitment by response propensities per stratum; Huangfu, Q. et al.
-        (2021), HiGHS, for the solver behind :func:`scipy.optimize.milp`.
+        Schouten, B., Peytchev, A. & Wagner, J. (2017). Adaptive Survey Design.
+        CRC Press (allocating effort to strata by their response propensities).
+        Gelman, A. et al. (2013). Bayesian Data Analysis, 3rd ed., ch. 2 (the
+        beta-binomial posterior mean used for the join rates). Huangfu, Q. &
+        Hall, J. A. J. (2018). Parallelizing the dual revised simplex method.
+        Mathematical Programming Computation 10, 119–142 (HiGHS, the solver
+        behind :func:`scipy.optimize.milp`).
 
     Example:
         Women are 60 % of the panel; within 2 points of 50 % needs
@@ -197,6 +200,8 @@ def plan_recruitment(
         raise ValueError("prior_rate must be a join rate in (0, 1]")
     if not np.isfinite(prior_strength) or prior_strength < 0:
         raise ValueError("prior_strength must be ≥ 0 pseudo-invitations")
+    if not time_limit > 0:
+        raise ValueError("time_limit must be a positive number of seconds")
     _require_columns(members, variables, "members")
     _require_columns(join_history, variables, "join_history")
     t = tolerance_pp / 100.0
@@ -383,6 +388,8 @@ def _solve(
     strata. The plan counts as optimal when it is within 0.1 % (or one
     invitation) of the LP bound.
     """
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
     S = cap.size
     finite_lb, finite_ub = np.isfinite(lb), np.isfinite(ub)
     A_ub = np.vstack([-A[finite_lb], A[finite_ub]])
@@ -462,6 +469,8 @@ def _infeasibility_reason(
     tolerance_pp: float,
 ) -> str:
     """Explain why no plan meets the margins, in the analyst's terms."""
+    from scipy.optimize import linprog
+
     S = cap.size
     head = f"no recruitment plan brings every margin within {tolerance_pp:g} percentage points"
     reachable = rate * cap  # most expected joiners each stratum can give

@@ -43,8 +43,9 @@ from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
+
+# scipy.stats and statsmodels are imported where they are used, so that
+# ``import analysis`` stays quick for the web application.
 
 __all__ = [
     "ComparisonSummary",
@@ -384,8 +385,10 @@ def compare_to_population(
             ("gender", "age_group"): Series with a MultiIndex, ...}``. Each
             target uses its own total, so SCB figures whose parts do not add up
             to the totals (cell-key noise) are fine.
-        weights: optional survey weights (a column name or one value per row);
-            adds the weighted columns and ``weighted_dissimilarity``.
+        weights: optional survey weights, as weighting produces them (each
+            person stands for w_i residents; only their ratios matter here),
+            a column name or one value per row; adds the weighted columns and
+            ``weighted_dissimilarity``.
 
     Returns:
         :class:`PopulationComparison` with a tidy ``table`` and ``summaries``.
@@ -550,7 +553,9 @@ def _goodness_of_fit(
         return float("inf"), dof, 0.0, min_expected, small, message
     if dof < 1:
         return 0.0, 0, float("nan"), min_expected, small, "one category only: nothing to test"
-    result = stats.chisquare(counts[positive].astype(float), f_exp=expected)
+    from scipy.stats import chisquare
+
+    result = chisquare(counts[positive].astype(float), f_exp=expected)
     if small:
         message = (
             f"{label}: {small} of {positive.sum()} cells have expected counts below 5 "
@@ -671,6 +676,8 @@ def response_rates(
     keys = [_key_variables(key) for key in by]
     for variables in keys:
         _require_columns(invited, variables, "invited")
+
+    from statsmodels.stats.proportion import proportion_confint
 
     indicator = pd.DataFrame(
         {name: (codes == name).to_numpy(dtype=np.int64) for name in (*_RATE_COUNTS, "ineligible")}

@@ -29,12 +29,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from analysis.representativeness import (
     Weights,
@@ -303,7 +302,7 @@ def r_indicator(
         se = float(np.sqrt(np.var(r_star, ddof=1) + design_r))
         cv_se = float(np.sqrt(np.var(cv_star, ddof=1) + pieces["cv_var_design"]))
 
-    z = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    z = NormalDist().inv_cdf(1.0 - alpha / 2.0)
     partial_variables, partial_categories = _partial_indicators(
         rho, y, d, codes, categories, variables, mean
     )
@@ -425,7 +424,11 @@ def _separation_notes(
 def _fit(
     y: np.ndarray, X: np.ndarray, d: np.ndarray, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    model = sm.GLM(y, X, family=sm.families.Binomial(), freq_weights=d)
+    # imported here: statsmodels takes a second to import, and ``import analysis`` should not
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
+
+    model = GLM(y, X, family=Binomial(), freq_weights=d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is reported by _separation_notes
         result = model.fit(start_params=start, maxiter=100)
