@@ -225,7 +225,7 @@ def test_bad_weights_are_refused() -> None:
         compare_to_population(group, {"gender": GOTLAND_16PLUS}, weights=[1, 1])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     counts=st.lists(st.integers(min_value=0, max_value=40), min_size=2, max_size=6),
     factor=st.integers(min_value=1, max_value=500),
@@ -243,7 +243,7 @@ def test_dissimilarity_is_zero_when_the_group_has_the_population_shares(counts: 
     assert summary.chi_square == pytest.approx(0.0, abs=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     data=st.lists(
         st.tuples(st.integers(min_value=0, max_value=60), st.floats(min_value=0.0, max_value=1e5)),
@@ -344,7 +344,7 @@ def test_bad_dispositions_say_what_to_use(status: list, message: str) -> None:
         response_rates(pd.DataFrame({"gender": ["kvinna", "man"], "status": status}), by=["gender"])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     st.lists(
         st.tuples(
