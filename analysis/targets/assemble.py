@@ -142,16 +142,33 @@ def parse_counts(raw: RawTable, cells: np.ndarray) -> np.ndarray:
     SCB's ``-`` (nil) counts as 0. Spaces used as thousands separators are
     removed (``"60 124"``).
     """
-    tokens = pd.Series([raw.values[int(i)] for i in cells], dtype=object)
-    text = tokens.map(_clean_token)
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    values = raw.values if isinstance(raw.values, np.ndarray) else np.asarray(raw.values, dtype=object)
+    chosen = values[cells]
+    if all(type(t) is str for t in chosen.tolist()):
+        try:  # fast path: every token is a plain whole number
+            counts = chosen.astype(np.int64)
+        except (ValueError, OverflowError):
+            pass
+        else:
+            if not (counts < 0).any():
+                return counts
+    tokens = pd.Series(chosen, dtype=object)
+    if any(type(t) is bool for t in tokens.tolist()):  # JSON true/false are not counts
+        tokens = tokens.map(lambda t: "not a number" if type(t) is bool else t)
+    numbers = np.array(pd.to_numeric(tokens, errors="coerce"), dtype=float)  # a writable copy
+    text = tokens
+    unparsed = np.isnan(numbers)
+    if unparsed.any():  # SCB's "-", thousands separators, quotes: clean only what did not parse
+        text = tokens.copy()
+        text[unparsed] = tokens[unparsed].map(_clean_token)
+        numbers[unparsed] = pd.to_numeric(text[unparsed], errors="coerce").to_numpy(dtype=float)
     bad = np.isnan(numbers) | (numbers < 0) | (numbers != np.floor(numbers))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         cell = int(cells[first])
         token = raw.values[cell]
         shown = "null" if token is None else repr(token)
-        clean = text.iloc[first]
+        clean = _clean_token(token)
         if clean in _MISSING_SYMBOLS or token is None:
             why = _MISSING_SYMBOLS.get(clean, "the count is missing")
             raise _fail(raw, cell, f"count {shown} is missing ({why})",

@@ -124,16 +124,21 @@ def read_delimited_text(
     header = _split(lines[position], delimiter)
     rows: list[_Line] = []
     blank_at: int | None = None
-    for index in range(position + 1, len(lines)):
-        line = lines[index]
-        if not line.strip():
-            if blank_at is None:
-                blank_at = index + 1
-            continue
+    first_line = position + 1  # 0-based index of the first line after the header
+    reader = csv.reader(iter(lines[first_line:]), delimiter=delimiter)
+    while True:
         try:
-            fields = _split(line, delimiter)
-        except csv.Error as error:  # pragma: no cover - defensive
-            raise ValueError(f"{name}, line {index + 1}: {error}") from None
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise ValueError(f"{name}, line {first_line + reader.line_num}: {error}") from None
+        number = first_line + reader.line_num  # 1-based line of the record's last line
+        fields = [f.strip() for f in record]
+        if not any(fields):
+            if blank_at is None:
+                blank_at = number
+            continue
         if blank_at is not None:
             if len(fields) == len(header):
                 raise ValueError(
@@ -143,10 +148,10 @@ def read_delimited_text(
             break  # footnotes after the table
         if len(fields) != len(header):
             raise ValueError(
-                f"{name}, line {index + 1}: {len(fields)} fields, but the header on line"
+                f"{name}, line {number}: {len(fields)} fields, but the header on line"
                 f" {header_number} has {len(header)}. Check the separator and the quoting"
             )
-        rows.append(_Line(index + 1, fields))
+        rows.append(_Line(number, fields))
     lowered = [" ".join(h.lower().split()) for h in header]
     if {_ONE_WAY.get(h, h) for h in lowered if not is_value_column(h)} == {"variable", "category"} \
             and len(header) == 3:
