@@ -48,3 +48,12 @@ from analysis.representativeness import (  # noqa: E402
     response_rates,
 )
 from analysis.rindicator import RIndicator, r_indicator  # noqa: E402
+
+# population targets
+from analysis.targets import (  # noqa: E402
+    DEFAULT_AGE_BANDS,
+    AgeBands,
+    PopulationTable,
+    Tolerance,
+    read_population,
+)
