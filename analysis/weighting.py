@@ -611,7 +611,6 @@ def _prepare(
         for labels, value in zip(_level_tuples(margin.series, len(margin.variables)), margin.series.to_numpy(), strict=True):
             flat = np.ravel_multi_index(tuple(level_index[k][label] for k, label in enumerate(labels)), sizes)
             target[flat] = value
-        group_labels = [tuple(t) if len(t) > 1 else t[0] for t in np.ndindex(*sizes)]
         group_labels = [
             tuple(target_levels[v][i] for v, i in zip(margin.variables, combo, strict=True))
             if len(margin.variables) > 1 else target_levels[margin.variables[0]][combo[0]]
