@@ -430,6 +430,8 @@ def period_year(period: str) -> int:
 
 _POPULATION_CONTENT: Final = ("folkmängd", "population", "befolkning", "folkmangd")
 _POPULATION_CODES: Final = frozenset({"be0101n1", "000007sf"})
+_NOT_STOCK: Final = ("ökning", "förändring", "growth", "change", "increase", "tillväxt", "mean",
+                     "average", "medel", "density", "täthet", "per km")
 
 
 def is_population_content(code: str | None, label: str | None) -> bool:
@@ -438,10 +440,14 @@ def is_population_content(code: str | None, label: str | None) -> bool:
     Example:
         >>> is_population_content("BE0101N1", "Folkmängd"), is_population_content(None, "Folkökning")
         (True, False)
+        >>> is_population_content(None, "Population growth")
+        False
     """
     if code is not None and code.strip().lower() in _POPULATION_CODES:
         return True
     if label is None:
         return False
     text = label.strip().lower()
+    if any(word in text for word in _NOT_STOCK):
+        return False
     return text.startswith(_POPULATION_CONTENT)

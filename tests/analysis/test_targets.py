@@ -235,3 +235,33 @@ def test_regions_used_as_districts_without_a_mapping():
 def test_repr_is_short(long_table):
     text = repr(long_table)
     assert text.startswith("PopulationTable(source='distrikt.csv (long-csv)'") and "rows=8" in text
+
+
+# --------------------------------------------------------- other CSV layouts
+def test_scb_csv_with_the_year_as_a_column_and_a_total_row():
+    text = (
+        '"Folkmängd efter region, kön och år"\r\n\r\n'
+        '"region";"kön";"år";"Folkmängd"\r\n'
+        '"0980 Gotland";"män";"2020";29972\r\n'
+        '"0980 Gotland";"kvinnor";"2020";30152\r\n'
+        '"0980 Gotland";"totalt";"2020";60124\r\n'
+    ).encode("iso-8859-1")
+    table = read_population(text, filename="gotland.csv")
+    assert table.source.format == "scb-csv" and table.period == "2020"
+    assert table.margin("gender").to_dict() == {"kvinna": 30152, "man": 29972}
+    assert table.warnings == () and table.totals["published"].tolist() == [60124]
+    assert any("used the detailed cells" in note for note in table.notes)
+
+
+def test_scb_csv_with_two_contents_in_the_period_columns():
+    text = (
+        '"Population by region, sex and year"\n\n'
+        '"region";"sex";"Population 2020";"Population growth 2020"\n'
+        '"0980 Gotland";"men";29972;-5\n'
+        '"0980 Gotland";"women";30152;12\n'
+    ).encode("utf-8")
+    table = read_population(text, filename="growth.csv")
+    assert table.total == 60124
+    assert table.notes[0] == "used table contents 'Population'; left out 'Population growth'"
+    with pytest.raises(ValueError, match="line 4 .* count '-5' is negative"):
+        read_population(text, filename="growth.csv", content="Population growth")
