@@ -496,7 +496,7 @@ def assemble(
                 notes.append(text)
                 if n_coarse:
                     totals_rows.append(
-                        _check_region_totals(raw, frame, coarse, dim_columns, tolerance, names_of,
+                        _check_region_totals(frame, coarse, dim_columns, tolerance, names_of,
                                              warnings)
                     )
         regions_kept = set(frame["region"].dropna().tolist())
@@ -652,7 +652,6 @@ def _messages(checked: pd.DataFrame, spanned: list[str], names_of: dict[str, str
 
 
 def _check_region_totals(
-    raw: RawTable,
     fine: pd.DataFrame,
     coarse: pd.DataFrame,
     dim_columns: list[str],

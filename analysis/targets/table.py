@@ -185,6 +185,8 @@ class PopulationTable:
             raise ValueError("PopulationTable.data['population'] must be int64 counts")
         if len(population) and int(population.min()) < 0:
             raise ValueError("PopulationTable.data['population'] has negative counts")
+        if "age_group" in columns and not isinstance(self.data["age_group"].dtype, pd.CategoricalDtype):
+            object.__setattr__(self, "data", _ordered_age_groups(self.data))
         object.__setattr__(self, "notes", tuple(self.notes))
         object.__setattr__(self, "other_warnings", tuple(self.other_warnings))
         object.__setattr__(self, "region_names", MappingProxyType(dict(self.region_names)))
@@ -539,6 +541,22 @@ class PopulationTable:
                 f"{what}: the table holds {len(periods)} periods ({shown}); summing over them would"
                 " count people several times. Use select(period=...) first, or include 'period'"
             )
+
+
+def _ordered_age_groups(data: pd.DataFrame) -> pd.DataFrame:
+    """``age_group`` as text (a table stored and loaded again) → Categorical ordered by age."""
+    labels = [v for v in pd.unique(data["age_group"].astype(object)) if isinstance(v, str)]
+    starts = {}
+    for label in labels:
+        found = age_range_of(None, label)
+        if not isinstance(found, tuple):
+            raise ValueError(f"PopulationTable.data: age_group {label!r} is not an age range")
+        starts[label] = found[0]
+    order = sorted(labels, key=lambda label: starts[label])
+    out = data.copy()
+    out["age_group"] = pd.Categorical(data["age_group"].astype(object), categories=order,
+                                      ordered=True)
+    return out
 
 
 def _ranges(labels: list[str]) -> str:

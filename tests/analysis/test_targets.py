@@ -265,3 +265,12 @@ def test_scb_csv_with_two_contents_in_the_period_columns():
     assert table.notes[0] == "used table contents 'Population'; left out 'Population growth'"
     with pytest.raises(ValueError, match="line 4 .* count '-5' is negative"):
         read_population(text, filename="growth.csv", content="Population growth")
+
+
+def test_a_stored_table_with_text_age_groups_gets_them_back_in_age_order():
+    frame = pd.DataFrame({"age_group": ["75+", "16-24", "100+", "90-99"],
+                          "population": np.array([4, 1, 3, 2], dtype=np.int64)})
+    table = PopulationTable(frame)
+    assert table.margin("age_group").index.tolist() == ["16-24", "75+", "90-99", "100+"]
+    with pytest.raises(ValueError, match="age_group 'old' is not an age range"):
+        PopulationTable(frame.assign(age_group=["old", "16-24", "100+", "90-99"]))
