@@ -17,6 +17,7 @@ from pathlib import Path
 from flask_babel import format_date, force_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
 
 from panel.models import RecruitmentInvite, RecruitmentWave
 from panel.recruitment.services import format_code
@@ -117,43 +118,48 @@ def _font(pdf: FPDF) -> tuple[str, bool]:
 
 
 def letters_pdf(letters: Sequence[Letter], *, title: str) -> bytes:
-    """One A4 page per letter, the address placed for a C5/C4 window envelope."""
+    """One A4 page per letter, the address placed for a C5/C4 window envelope.
+
+    Every letter of a wave has the same paragraphs, so each paragraph is broken into
+    lines once and the lines are reused (fpdf2's line breaking is slow on long text).
+    """
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(left=25, top=20, right=25)
     family, unicode_font = _font(pdf)
+    broken: dict[tuple[str, str, float], list[str]] = {}
 
     def text(value: str) -> str:
         return value if unicode_font else value.encode("latin-1", "replace").decode("latin-1")
+
+    def lines(value: str, style: str, size: float, height: float, **cell) -> None:
+        pdf.set_font(family, style, size)
+        key = (value, style, size)
+        if key not in broken:
+            broken[key] = pdf.multi_cell(0, height, text(value), dry_run=True, output=MethodReturnValue.LINES)
+        for line in broken[key]:
+            pdf.cell(0, height, line, new_x="LMARGIN", new_y="NEXT", **cell)
 
     pdf.set_title(text(title))
     pdf.set_creator("Medborgarpanelen")
     for letter in letters:
         pdf.add_page()
-        pdf.set_font(family, "B", 12)
-        pdf.cell(0, 6, text(letter.sender[0]), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(family, "", 10)
+        lines(letter.sender[0], "B", 12, 6)
         for line in letter.sender[1:]:
-            pdf.cell(0, 5, text(line), new_x="LMARGIN", new_y="NEXT")
+            lines(line, "", 10, 5)
         pdf.set_xy(25, 50)  # the window of the envelope
-        pdf.set_font(family, "", 11)
         for line in letter.address:
-            pdf.cell(0, 5.5, text(line), new_x="LMARGIN", new_y="NEXT")
+            lines(line, "", 11, 5.5)
         pdf.set_y(95)
-        pdf.set_font(family, "B", 16)
-        pdf.multi_cell(0, 8, text(letter.heading), new_x="LMARGIN", new_y="NEXT")
+        lines(letter.heading, "B", 16, 8)
         pdf.ln(3)
-        pdf.set_font(family, "", 11)
         for paragraph in letter.paragraphs:
-            pdf.multi_cell(0, 5.8, text(paragraph), new_x="LMARGIN", new_y="NEXT")
+            lines(paragraph, "", 11, 5.8)
             pdf.ln(3)
-        pdf.cell(0, 6, text(letter.code_label), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(family, "B", 22)
-        pdf.cell(0, 12, letter.code, border=1, align="C", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(family, "B", 13)
-        pdf.cell(0, 9, text(letter.join_url), align="C", new_x="LMARGIN", new_y="NEXT")
+        lines(letter.code_label, "", 11, 6)
+        lines(letter.code, "B", 22, 12, border=1, align="C")
+        lines(letter.join_url, "B", 13, 9, align="C")
         pdf.ln(3)
-        pdf.set_font(family, "", 11)
         for line in letter.closing:
-            pdf.multi_cell(0, 5.8, text(line), new_x="LMARGIN", new_y="NEXT")
+            lines(line, "", 11, 5.8)
     return bytes(pdf.output())
