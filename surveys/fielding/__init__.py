@@ -1,0 +1,1 @@
+"""Fielding a survey: targeting and sampling the panel, invitations, reminders, progress."""
