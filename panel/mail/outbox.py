@@ -4,10 +4,16 @@ Every email is a pair of templates, ``templates/email/<name>.txt`` and
 ``templates/email/<name>.html``. The text template sets the subject with
 ``{% set subject %}...{% endset %}``. Templates are rendered in the recipient's
 language. Links are built from PANEL_BASE_URL only (never from the request).
+
+Nothing here talks to an SMTP server: ``queue_email`` only adds a row, so the
+change that causes an email and the email itself are committed together (or not
+at all), and a sign-up succeeds while the mail server is down. The dispatcher
+(``panel.mail.dispatcher``, ``medborgarpanel mail dispatch``) sends the rows.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,19 +23,34 @@ from sqlalchemy.orm import Session
 
 from panel.models import OutboxMessage
 
+# Header field names (RFC 5322 ftext: printable ASCII except the colon).
+_FIELD_NAME = re.compile(r"[!-9;-~]+")
+# Headers the dispatcher writes itself; a row may not set them.
+RESERVED_HEADERS = frozenset({
+    "from", "sender", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version",
+    "content-type", "content-transfer-encoding", "return-path", "received",
+})
+PRIORITY_DIRECT = 0  # an answer to the resident's own action: confirmation, magic link
+PRIORITY_BULK = 1  # invitations, reminders, results: anything carrying List-Unsubscribe
+
 
 def absolute_url(path: str) -> str:
     """A link for an email: PANEL_BASE_URL + path."""
-    if not path.startswith("/"):
-        raise ValueError("email links are built from a path starting with '/'")
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError("email links are built from a path starting with a single '/'")
     return current_app.config["PANEL_BASE_URL"] + path
 
 
 def render_email(template: str, language: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Return (subject, text, html) for an email template in ``language``."""
+    """Return (subject, text, html) for an email template in ``language``.
+
+    Templates see ``municipality``, ``contact_email`` and ``language`` besides
+    the caller's context (``templates/email/_layout.html`` uses ``language``).
+    """
     env = current_app.jinja_env
     context = {"municipality": current_app.config["PANEL_MUNICIPALITY"],
-               "contact_email": current_app.config["PANEL_CONTACT_EMAIL"], **context}
+               "contact_email": current_app.config["PANEL_CONTACT_EMAIL"],
+               "language": language, **context}
     with force_locale(language):
         text_module = env.get_template(f"email/{template}.txt").make_module(context)
         html = env.get_template(f"email/{template}.html").render(context)
@@ -39,10 +60,38 @@ def render_email(template: str, language: str, context: Mapping[str, Any]) -> tu
     return subject, str(text_module).strip() + "\n", html
 
 
-def _clean_header(value: str) -> str:
+def clean_header_value(value: str) -> str:
+    """``value`` unchanged, or ValueError if it could break out of its header line."""
     if any(ch in value for ch in "\r\n\x00"):
         raise ValueError("header values may not contain line breaks")
     return value
+
+
+def clean_header_name(name: str) -> str:
+    """``name`` unchanged, or ValueError if it is not a header name a row may set."""
+    if not _FIELD_NAME.fullmatch(name):
+        raise ValueError(f"not a valid header name: {name!r}")
+    if name.lower() in RESERVED_HEADERS:
+        raise ValueError(f"the dispatcher sets {name} itself")
+    return name
+
+
+def format_headers(headers: Mapping[str, str]) -> str:
+    """Extra headers as the outbox stores them: one "Name: value" per line."""
+    return "\n".join(f"{clean_header_name(k)}: {clean_header_value(v)}" for k, v in headers.items())
+
+
+def parse_headers(lines: str) -> list[tuple[str, str]]:
+    """The stored "Name: value" lines back as pairs, checked again (rows can be edited)."""
+    pairs = []
+    for line in (lines or "").split("\n"):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError(f"header line without a colon: {line[:60]!r}")
+        pairs.append((clean_header_name(name.strip()), clean_header_value(value.strip())))
+    return pairs
 
 
 def queue_email(
@@ -54,11 +103,21 @@ def queue_email(
     language: str = "sv",
     context: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    priority: int | None = None,
 ) -> OutboxMessage:
-    """Render an email and add it to the outbox. The caller commits."""
+    """Render an email and add it to the outbox. The caller commits.
+
+    ``headers`` are extra headers such as List-Unsubscribe; names and values are
+    checked (no line breaks, no From/To/Subject/...), ValueError otherwise.
+    ``priority`` defaults to bulk for mail carrying List-Unsubscribe and to
+    direct otherwise, so confirmations overtake a large send-out.
+    """
     subject, text, html = render_email(template, language, context or {})
-    header_lines = "\n".join(f"{_clean_header(k)}: {_clean_header(v)}" for k, v in (headers or {}).items())
-    message = OutboxMessage(kind=kind, to_address=_clean_header(to), subject=subject,
-                            body_text=text, body_html=html, headers=header_lines)
+    header_lines = format_headers(headers or {})
+    if priority is None:
+        bulk = any(name.lower() == "list-unsubscribe" for name in (headers or {}))
+        priority = PRIORITY_BULK if bulk else PRIORITY_DIRECT
+    message = OutboxMessage(kind=kind, to_address=clean_header_value(to.strip()), subject=subject,
+                            body_text=text, body_html=html, headers=header_lines, priority=priority)
     session.add(message)
     return message

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel.db import Base, UTCDateTime, utcnow
@@ -24,7 +24,8 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    # The dispatcher claims queued rows in (priority, next_attempt_at) order.
+    __table_args__ = (Index("ix_outbox_message_due", "status", "priority", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # "confirm", "magic_link", "invitation", ...
@@ -35,6 +36,10 @@ class OutboxMessage(Base):
     # Extra headers as "Name: value" lines (List-Unsubscribe, ...).
     headers: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
+    # 0 = a direct answer to the resident's own action (confirmation, magic link), sent
+    # first; 1 = bulk (invitations, reminders), so a sign-up during a 50,000-invitation
+    # send-out is not stuck behind it.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
