@@ -1,0 +1,384 @@
+"""The outbox dispatcher: claim due rows, send them over one SMTP connection, record each outcome.
+
+One round (``dispatch_once``):
+
+1. Rows left in ``sending`` by a dispatcher that died (claimed longer ago than the
+   lease, 10 minutes) go back to ``queued``.
+2. Up to ``batch_size`` due rows are claimed in one statement and committed:
+   ``UPDATE ... SET status='sending', claimed_by=<worker> WHERE id IN (SELECT ...
+   FOR UPDATE SKIP LOCKED) AND status='queued' RETURNING ...``. On PostgreSQL
+   several dispatchers skip each other's rows; SQLite has a single writer, and
+   the one UPDATE statement is atomic there.
+3. The rows are sent over one SMTP connection. Each outcome is committed on its
+   own, by a second thread with its own database connection, while the next
+   message is already being transmitted. The final "." that makes the server
+   accept message n+1 is only sent after "message n was sent" is committed.
+4. Temporary failures (4xx, timeouts, connection refused or lost) go back to the
+   queue with exponential back-off (1 min, 5 min, 30 min, 2 h, 6 h, 12 h, 24 h)
+   and become ``failed`` after MAX_ATTEMPTS; permanent ones (5xx about the
+   recipient or the message, a header with a line break) are ``failed`` at once
+   with ``last_error``. One bad address never stops the batch.
+
+What a crash can duplicate: a dispatcher killed at any instant (SIGKILL, power
+loss of the dispatcher host) leaves at most ONE message that the SMTP server
+accepted but the outbox does not record as sent: the one whose "sent" commit was
+in progress. Its row is still ``sending``; after the lease it is queued again
+and sent a second time, with the same Message-ID (many mailbox providers then
+show it once). Every other claimed row was either recorded, or never got its
+final ".", which makes the server discard it. A restarted dispatcher (or any
+other) therefore sends every email, and none twice except that one per killed
+dispatcher. Sending also stops, and the rest of the batch is released, when the
+lease is close to running out, so a slow batch is never sent twice by two workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from panel.db import utcnow
+from panel.mail.compose import Outgoing, UnsafeMessage, compose, envelope_address, sender_header
+from panel.mail.smtp import DeliveryAborted, DeliveryFailed, MailSettings, SMTPConnection, describe
+from panel.models import OutboxMessage
+from panel.models.outbox import OutboxStatus
+
+log = logging.getLogger("panel.mail")
+
+LEASE = timedelta(minutes=10)
+BACKOFF = (
+    timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+    timedelta(hours=6), timedelta(hours=12), timedelta(hours=24),
+)
+MAX_ATTEMPTS = len(BACKOFF) + 1  # then failed: about 45 hours after the first attempt
+_table = OutboxMessage.__table__
+_c = _table.c
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt (1-based)."""
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+
+
+def default_worker_id() -> str:
+    """host:pid:random, so a restarted process on the same host is a different worker."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0  # temporary failure: queued again for later
+    failed: int = 0  # permanent failure, or out of attempts
+    released: int = 0  # claimed but not tried (stop asked for, lease running out): queued again
+    reclaimed: int = 0  # stale claims of a dispatcher that died: queued again
+    smtp_error: str | None = None  # the server could not be reached or was lost
+    seconds: float = 0.0
+
+    def __iadd__(self, other: DispatchStats) -> DispatchStats:
+        for f in fields(self):
+            if f.name == "smtp_error":
+                self.smtp_error = other.smtp_error or self.smtp_error
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def summary(self) -> str:
+        rate = f", {self.sent / self.seconds:.0f}/s" if self.sent and self.seconds else ""
+        text = (f"claimed {self.claimed}: sent {self.sent}, retry later {self.retried}, "
+                f"failed {self.failed}, released {self.released}{rate}")
+        if self.reclaimed:
+            text += f"; {self.reclaimed} stale claim(s) requeued"
+        if self.smtp_error:
+            text += f"; mail server: {self.smtp_error}"
+        return text
+
+
+class _Recorder:
+    """Commits outcomes in order on a thread of its own, one transaction per message.
+
+    ``wait()`` returns once everything submitted is committed, and raises if any
+    of it failed (then every later ``wait()`` raises too).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._session: Session | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-recorder")
+        self._pending: list[Future[None]] = []
+        self._error: BaseException | None = None
+
+    def _execute(self, statement, what: str) -> None:
+        if self._session is None:
+            self._session = self._sessions()
+        try:
+            result = self._session.execute(statement)
+            self._session.commit()
+        except BaseException:
+            self._session.rollback()
+            raise
+        if result.rowcount == 0:
+            log.warning("%s: the row was no longer claimed by this dispatcher (lease expired?)", what)
+
+    def submit(self, statement, what: str) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pending.append(self._pool.submit(self._execute, statement, what))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            try:
+                future.result()
+            except BaseException as error:
+                self._error = self._error or error
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._session is not None:
+                self._pool.submit(self._session.close).result()
+            self._pool.shutdown()
+
+
+def _mine(row_id: int, worker_id: str):
+    return (_c.id == row_id) & (_c.claimed_by == worker_id) & (_c.status == OutboxStatus.SENDING)
+
+
+def _release_stale(session: Session, now: datetime, lease: timedelta) -> int:
+    result = session.execute(
+        update(_table)
+        .where(_c.status == OutboxStatus.SENDING, _c.claimed_at < now - lease)
+        .values(status=OutboxStatus.QUEUED, claimed_by=None, claimed_at=None,
+                last_error="a dispatcher stopped while holding this message; queued again")
+    )
+    return result.rowcount
+
+
+def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> list[Outgoing]:
+    due = (
+        select(_c.id)
+        .where(_c.status == OutboxStatus.QUEUED, _c.next_attempt_at <= now)
+        .order_by(_c.priority, _c.next_attempt_at, _c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(_table)
+        .where(_c.id.in_(due), _c.status == OutboxStatus.QUEUED)
+        .values(status=OutboxStatus.SENDING, claimed_by=worker_id, claimed_at=now)
+        .returning(_c.id, _c.to_address, _c.subject, _c.body_text, _c.body_html, _c.headers,
+                   _c.attempts, _c.created_at, _c.priority)
+    ).all()
+    rows.sort(key=lambda row: (row.priority, row.id))
+    return [Outgoing(id=r.id, to_address=r.to_address, subject=r.subject, body_text=r.body_text,
+                     body_html=r.body_html, headers=r.headers or "", attempts=r.attempts,
+                     created_at=r.created_at) for r in rows]
+
+
+def _sent(message: Outgoing, worker_id: str, now: datetime):
+    return (update(_table).where(_mine(message.id, worker_id))
+            .values(status=OutboxStatus.SENT, sent_at=now, attempts=message.attempts + 1, last_error=None))
+
+
+def _failed(message: Outgoing, worker_id: str, reason: str):
+    return (update(_table).where(_mine(message.id, worker_id))
+            .values(status=OutboxStatus.FAILED, attempts=message.attempts + 1, last_error=reason[:500],
+                    claimed_by=None))
+
+
+def _retry_or_fail(message: Outgoing, worker_id: str, reason: str, now: datetime):
+    attempts = message.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        return _failed(message, worker_id, f"gave up after {attempts} attempts: {reason}"), False
+    return (update(_table).where(_mine(message.id, worker_id))
+            .values(status=OutboxStatus.QUEUED, attempts=attempts, next_attempt_at=now + backoff(attempts),
+                    last_error=reason[:500], claimed_by=None, claimed_at=None)), True
+
+
+def _release(messages: list[Outgoing], worker_id: str):
+    ids = [m.id for m in messages]
+    return (update(_table)
+            .where(_c.id.in_(ids), _c.claimed_by == worker_id, _c.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.QUEUED, claimed_by=None, claimed_at=None))
+
+
+def dispatch_once(
+    sessions: sessionmaker[Session],
+    settings: MailSettings,
+    *,
+    batch_size: int = 200,
+    worker_id: str | None = None,
+    lease: timedelta = LEASE,
+    clock: Callable[[], datetime] = utcnow,
+    stop: threading.Event | None = None,
+) -> DispatchStats:
+    """Claim up to ``batch_size`` due rows and send them; return what happened.
+
+    ``sessions`` makes database sessions (the app's is ``app.extensions["database"]``);
+    this function owns its transactions and commits them itself, because when it
+    commits is what bounds duplicates (see the module docstring). Needs no Flask
+    application context, so it runs in threads and separate processes alike.
+    Setting ``stop`` ends the round after the message in flight; the rest of the
+    batch is released to the queue at once.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    worker_id = worker_id or default_worker_id()
+    started = time.perf_counter()
+    stats = DispatchStats()
+    with sessions() as session:
+        claimed_at = clock()
+        stats.reclaimed = _release_stale(session, claimed_at, lease)
+        pending = _claim(session, worker_id, batch_size, claimed_at)
+        session.commit()
+    stats.claimed = len(pending)
+    if not pending:
+        return stats
+
+    sender = sender_header(settings.sender)
+    envelope_from, domain = settings.envelope_from, settings.domain
+    recorder = _Recorder(sessions)
+    smtp = SMTPConnection(settings)
+    deadline = claimed_at + lease * 0.8
+    pending.reverse()  # pop() from the end, in claim order
+    try:
+        while pending:
+            if (stop is not None and stop.is_set()) or clock() > deadline:
+                break
+            if not smtp.is_open:
+                try:
+                    smtp.open()
+                except Exception as error:  # refused, timeout, TLS or login failure
+                    stats.smtp_error = describe(error)
+                    log.warning("mail server unreachable: %s", stats.smtp_error)
+                    _defer_all(recorder, pending, worker_id, f"mail server unreachable: {stats.smtp_error}",
+                               clock(), stats)
+                    pending.clear()
+                    break
+            message = pending.pop()
+            try:
+                data = compose(message, sender=sender, domain=domain, date=clock())
+                recipient = envelope_address(message.to_address)
+            except UnsafeMessage as error:
+                log.warning("outbox message %s refused: %s", message.id, error)
+                recorder.submit(_failed(message, worker_id, f"not sent: {error}"), f"outbox {message.id} failed")
+                stats.failed += 1
+                continue
+            try:
+                smtp.deliver(envelope_from, recipient, data, before_accept=recorder.wait)
+            except DeliveryFailed as failure:
+                _record_failure(recorder, message, worker_id, failure, clock(), stats)
+                if failure.connection_lost:
+                    stats.smtp_error = failure.reason
+                continue
+            except DeliveryAborted:
+                pending.append(message)  # not accepted by the server; released below
+                raise
+            recorder.submit(_sent(message, worker_id, clock()), f"outbox {message.id} sent")
+            stats.sent += 1
+    finally:
+        try:
+            if pending:
+                stats.released += len(pending)
+                recorder.submit(_release(pending, worker_id), "release")
+        finally:
+            try:
+                recorder.close()  # raises if an outcome could not be committed
+            finally:
+                smtp.close()
+                stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _record_failure(recorder: _Recorder, message: Outgoing, worker_id: str, failure: DeliveryFailed,
+                    now: datetime, stats: DispatchStats) -> None:
+    if failure.permanent:
+        log.warning("outbox message %s failed permanently: %s", message.id, failure.reason)
+        recorder.submit(_failed(message, worker_id, failure.reason), f"outbox {message.id} failed")
+        stats.failed += 1
+        return
+    statement, will_retry = _retry_or_fail(message, worker_id, failure.reason, now)
+    recorder.submit(statement, f"outbox {message.id} retry")
+    if will_retry:
+        stats.retried += 1
+    else:
+        stats.failed += 1
+
+
+def _defer_all(recorder: _Recorder, messages: list[Outgoing], worker_id: str, reason: str, now: datetime,
+               stats: DispatchStats) -> None:
+    failure = DeliveryFailed(reason, permanent=False)
+    for message in messages:
+        _record_failure(recorder, message, worker_id, failure, now, stats)
+
+
+def run(
+    sessions: sessionmaker[Session],
+    settings: MailSettings,
+    *,
+    batch_size: int = 200,
+    interval: float = 5.0,
+    worker_id: str | None = None,
+    stop: threading.Event | None = None,
+    on_round: Callable[[DispatchStats], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> DispatchStats:
+    """Dispatch until ``stop`` is set: a full batch is followed at once by the next,
+    otherwise wait ``interval`` seconds (longer while the mail server is down, or
+    the database). ``on_round`` sees every round that did something."""
+    stop = stop or threading.Event()
+    worker_id = worker_id or default_worker_id()
+    total = DispatchStats()
+    pause = interval
+    while not stop.is_set():
+        try:
+            stats = dispatch_once(sessions, settings, batch_size=batch_size, worker_id=worker_id,
+                                  clock=clock, stop=stop)
+        except SQLAlchemyError as error:
+            log.error("outbox dispatcher: database error, trying again shortly: %s", error)
+            stop.wait(max(interval, 5.0))
+            continue
+        except DeliveryAborted as error:
+            log.error("outbox dispatcher: could not record an outcome, stopping this batch: %s", error)
+            stop.wait(max(interval, 5.0))
+            continue
+        total += stats
+        if on_round is not None and (stats.claimed or stats.reclaimed):
+            on_round(stats)
+        if stats.smtp_error:
+            pause = min(max(pause * 2, interval, 1.0), 60.0)  # the server is down: back off
+        elif stats.claimed >= batch_size:
+            pause = 0.0
+        else:
+            pause = interval
+        if pause:
+            stop.wait(pause)
+    return total
+
+
+def dispatch_due(app, *, batch_size: int = 500, clock: Callable[[], datetime] = utcnow) -> DispatchStats:
+    """Send everything that is due now, in rounds, and return the totals (tests, the demo)."""
+    sessions = app.extensions["database"]
+    settings = MailSettings.from_config(app.config)
+    total = DispatchStats()
+    while True:
+        stats = dispatch_once(sessions, settings, batch_size=batch_size, clock=clock)
+        total += stats
+        if stats.claimed < batch_size or stats.smtp_error:
+            return total
