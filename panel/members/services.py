@@ -207,7 +207,7 @@ def _mail(session: Session, member: Member, *, kind: str, template: str, context
           to: str | None = None, headers: dict[str, str] | None = None) -> None:
     """Queue an email to ``member`` (or to ``to``) in the member's language."""
     queue_email(session, kind=kind, to=to or member.email, template=template, language=member.language,
-                context={"lang": member.language, **context}, headers=headers)
+                context=context, headers=headers)
 
 
 def _may_send(session: Session, member: Member, purpose: str, now: datetime) -> bool:

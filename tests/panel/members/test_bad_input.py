@@ -153,7 +153,7 @@ def test_a_missing_or_wrong_csrf_token_is_refused(client, session, district):
     refused(other, session, district, "säkerhetskod", csrf_token=csrf_token(client, "/panel/join"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.dictionaries(
     st.sampled_from(["email", "birth_year", "gender", "district", "postcode", "language", "accept_terms",
                      "terms_version"]),
