@@ -91,7 +91,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import sparse, special, stats
 
 from analysis.design import SurveyDesign
 
@@ -347,8 +347,31 @@ def _indicators(answers: pd.Series, levels: Sequence[Hashable], what: str) -> np
 
 
 @dataclass(frozen=True)
+class _Partition:
+    """A domain variable: each row's level (``-1``: in none), ``size`` levels."""
+
+    codes: np.ndarray
+    size: int
+
+    def summer(self) -> sparse.csr_matrix:
+        """The L x n 0/1 matrix that sums rows within levels."""
+        inside = np.flatnonzero(self.codes >= 0)
+        return sparse.csr_matrix(
+            (np.ones(inside.size), (self.codes[inside], inside)), shape=(self.size, self.codes.size)
+        )
+
+
+def _whole(n: int) -> _Partition:
+    return _Partition(np.zeros(n, dtype=np.int64), 1)
+
+
+def _mask_partition(mask: np.ndarray) -> _Partition:
+    return _Partition(np.where(mask, 0, -1).astype(np.int64), 1)
+
+
+@dataclass(frozen=True)
 class _Stats:
-    """Arrays of shape (g, k): g domains by k value columns."""
+    """Arrays of shape (g, k): g domains (all partitions' levels) by k columns."""
 
     estimate: np.ndarray
     se: np.ndarray
@@ -362,70 +385,69 @@ class _Stats:
     flags: list[list[str]]
 
 
-def _influence_block(
-    y0: np.ndarray,
-    wdm: np.ndarray,
-    centre: np.ndarray | None,
-    scale: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Influence columns and the deviations they were built from."""
-    dev = y0 - centre if centre is not None else y0
-    z = wdm * dev
-    if scale is not None:
-        z *= scale
-    return z, dev
-
-
-def _variances(
+def _variance_blocks(
     design: SurveyDesign,
+    part: _Partition,
     y0: np.ndarray,
     answered: np.ndarray,
-    dom: np.ndarray,
     mean: np.ndarray,
     weighted_n: np.ndarray,
     *,
     statistic: Literal["mean", "total"],
-    usable: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Linearization variance and the weighted sum of squared deviations.
+    """Linearization variance and ``ss = sum w d m (y - mean)^2`` for one partition.
 
-    Returns ``var`` and ``ss = sum_i w_i d_i m_i (y_i - mean)^2``, both (g, k).
-    Influence columns are built and residualized in blocks of (domain, column)
-    pairs: one ``residualize`` call per block.
+    ``mean`` and ``weighted_n`` are (L, k). The influence of column ``c`` in
+    level ``l`` is ``z_i = [code_i = l] w_i m_ic (y_ic - mean_lc) / W_lc`` (for a
+    total, ``[code_i = l] w_i m_ic y_ic``). For a design with adjustments the
+    n x (L * b) influence matrix of a block of b columns is residualized in one
+    call; without adjustments the sums of z and z^2 per level are enough.
     """
     n = design.n
-    g, k = mean.shape
-    var = np.full((g, k), np.nan)
-    ss = np.full((g, k), np.nan)
-    pairs = np.argwhere(usable)  # (domain, column) pairs worth computing
-    if pairs.size == 0 or n < 2:
-        if n >= 2:
-            return var, ss
-        # still compute ss for the deff machinery (it will be flagged anyway)
-        return var, ss
-    w = design.weights
-    block = max(1, _BLOCK_CELLS // n)
-    has_adjustments = bool(design.adjustments)
-    for start in range(0, len(pairs), block):
-        gs = pairs[start : start + block, 0]
-        cs = pairs[start : start + block, 1]
-        # w_i d_i m_i for each pair, as an n x b matrix
-        wdm = answered[:, cs] * dom[:, gs]
-        wdm *= w[:, None]
-        ybar = mean[gs, cs]
-        dev = y0[:, cs] - ybar
-        dev *= wdm != 0.0  # rows outside the domain / unanswered: exactly zero
+    size, k = mean.shape
+    var = np.full((size, k), np.nan)
+    ss = np.full((size, k), np.nan)
+    codes = part.codes
+    inside = codes >= 0
+    rows = np.flatnonzero(inside)
+    level = codes[rows]
+    w_in = design.weights[rows]
+    summer = part.summer()[:, rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_w = np.where(weighted_n != 0, 1.0 / weighted_n, 0.0)
+    adjusted = bool(design.adjustments)
+    per_block = max(1, _BLOCK_CELLS // (n * (size if adjusted else 1)))
+    for start in range(0, k, per_block):
+        cs = slice(start, min(k, start + per_block))
+        dev = y0[rows, cs] - mean[level, cs]
+        dev *= answered[rows, cs]
+        wdev = dev * w_in[:, None]
+        ss[:, cs] = summer @ (wdev * dev)
         if statistic == "mean":
-            z = wdm * dev
-            z /= weighted_n[gs, cs]
+            v = wdev * inv_w[level, cs]
         else:
-            z = wdm * y0[:, cs]
-        ss[gs, cs] = np.einsum("ij,ij->j", wdm * dev, dev)
-        r = design.residualize(z) if has_adjustments else z
+            v = (y0[rows, cs] * answered[rows, cs]) * w_in[:, None]
+        b = v.shape[1]
+        if not adjusted and statistic == "mean":
+            # sum over all n rows of (z - zbar)^2 = sum z^2 - (sum z)^2 / n
+            s1 = summer @ v
+            s2 = summer @ (v * v)
+            var[:, cs] = (s2 - s1 * s1 / n) * (n / (n - 1))
+            continue
+        z = np.zeros((n, size, b))
+        z[rows, level, :] = v
+        z = z.reshape(n, size * b)
+        r = design.residualize(z) if adjusted else z
         if r.shape != z.shape:
             raise ValueError("an adjustment's residualize changed the shape of the influence matrix")
-        r = r - r.mean(axis=0)
-        var[gs, cs] = np.einsum("ij,ij->j", r, r) * (n / (n - 1))
+        if statistic == "mean":
+            # mean influences sum to ~0, so no cancellation: skip the centred copy
+            s1 = r.sum(axis=0)
+            sq = np.einsum("ij,ij->j", r, r) - s1 * s1 / n
+        else:
+            r = r - r.mean(axis=0)
+            sq = np.einsum("ij,ij->j", r, r)
+        var[:, cs] = (sq * (n / (n - 1))).reshape(size, b)
     return var, ss
 
 
@@ -452,9 +474,8 @@ def _proportion_ci(
         hi[ok] = special.expit(centre + half)
     elif method == "beta":
         nr = nrow[ok]
-        ratio = np.where(nr > 1, stats.t.ppf(alpha / 2, np.maximum(nr - 1, 1)), np.nan) / stats.t.ppf(
-            alpha / 2, dd
-        )
+        with np.errstate(invalid="ignore"):
+            ratio = stats.t.ppf(alpha / 2, np.where(nr > 1, nr - 1, np.nan)) / stats.t.ppf(alpha / 2, dd)
         n_eff = pp * (1 - pp) / ss**2 * ratio**2
         lo[ok] = special.betaincinv(n_eff * pp, n_eff * (1 - pp) + 1, alpha / 2)
         hi[ok] = special.betaincinv(n_eff * pp + 1, n_eff * (1 - pp), 1 - alpha / 2)
@@ -463,10 +484,25 @@ def _proportion_ci(
     return lo, hi
 
 
+def _constant_numeric(
+    y: np.ndarray, cols: np.ndarray, part: _Partition, live: np.ndarray
+) -> np.ndarray:
+    """(L, len(cols)): do all answers of a numeric column within a level agree?"""
+    out = np.zeros((part.size, cols.size), dtype=bool)
+    for j, c in enumerate(cols):
+        ok = (part.codes >= 0) & live & ~np.isnan(y[:, c])
+        lo = np.full(part.size, np.inf)
+        hi = np.full(part.size, -np.inf)
+        np.minimum.at(lo, part.codes[ok], y[ok, c])
+        np.maximum.at(hi, part.codes[ok], y[ok, c])
+        out[:, j] = lo == hi
+    return out
+
+
 def _estimate_matrix(
     design: SurveyDesign,
     y: np.ndarray,
-    dom: np.ndarray,
+    partitions: Sequence[_Partition],
     *,
     binary: np.ndarray,
     statistic: Literal["mean", "total"] = "mean",
@@ -476,29 +512,63 @@ def _estimate_matrix(
 ) -> _Stats:
     """Estimates for every (domain, column) pair at once.
 
-    ``y`` is n x k (NaN = missing), ``dom`` n x g (0/1), ``binary`` marks the
-    0/1 indicator columns (proportions), ``ci_methods`` gives one interval
-    method per column.
+    ``y`` is n x k (NaN = missing); the domains are the levels of every
+    partition, stacked in order; ``binary`` marks the 0/1 indicator columns
+    (proportions); ``ci_methods`` gives one interval method per column.
     """
     n_rows = design.n
     w = design.weights
     answered_b = ~np.isnan(y)
     y0 = np.where(answered_b, y, 0.0)
     answered = answered_b.astype(float)
-    dom = dom.astype(float)
-    nonzero = (w != 0).astype(float)
-
-    wdom = dom * w[:, None]
-    weighted_n = wdom.T @ answered  # (g, k)
-    total = wdom.T @ y0
-    ndom = dom * nonzero[:, None]
-    n_ans = np.rint(ndom.T @ answered).astype(np.int64)
-    n_domain = np.rint(ndom.sum(axis=0)).astype(np.int64)  # (g,) respondents with weight != 0
-    rows_domain = np.rint(dom.sum(axis=0)).astype(np.int64)  # (g,) all rows
-    count = n_ans.copy()
+    live = w != 0
+    wm = answered * w[:, None]
+    wy = y0 * w[:, None]
+    ones = np.zeros_like(y0)
     if binary.any():
-        ones = (y0[:, binary] != 0).astype(float)
-        count[:, binary] = np.rint(ndom.T @ ones).astype(np.int64)
+        ones[:, binary] = (y0[:, binary] != 0) & live[:, None]
+
+    weighted_n_l, total_l, n_ans_l, count_l, var_l, ss_l = [], [], [], [], [], []
+    n_domain_l, rows_domain_l, constant_l = [], [], []
+    numeric_cols = np.flatnonzero(~binary)
+    for part in partitions:
+        summer = part.summer()
+        wn = summer @ wm
+        tot = summer @ wy
+        n_ans = np.rint(summer @ (answered * live[:, None])).astype(np.int64)
+        cnt = n_ans.copy()
+        if binary.any():
+            cnt[:, binary] = np.rint(summer @ ones[:, binary]).astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(wn != 0, tot / np.where(wn != 0, wn, 1.0), 0.0)
+        if n_rows >= 2:
+            var, ss = _variance_blocks(design, part, y0, answered, mean, wn, statistic=statistic)
+        else:
+            var = ss = np.full(wn.shape, np.nan)
+        constant = np.zeros(wn.shape, dtype=bool)
+        if binary.any():
+            constant[:, binary] = (cnt[:, binary] == 0) | (cnt[:, binary] == n_ans[:, binary])
+        if numeric_cols.size:
+            constant[:, numeric_cols] = _constant_numeric(y, numeric_cols, part, live)
+        weighted_n_l.append(wn)
+        total_l.append(tot)
+        n_ans_l.append(n_ans)
+        count_l.append(cnt)
+        var_l.append(var)
+        ss_l.append(ss)
+        constant_l.append(constant)
+        n_domain_l.append(np.rint(summer @ live.astype(float)).astype(np.int64))
+        rows_domain_l.append(np.rint(summer @ np.ones(n_rows)).astype(np.int64))
+
+    weighted_n = np.vstack(weighted_n_l)
+    total = np.vstack(total_l)
+    n_ans = np.vstack(n_ans_l)
+    count = np.vstack(count_l)
+    var = np.vstack(var_l)
+    ss = np.vstack(ss_l)
+    constant = np.vstack(constant_l)
+    n_domain = np.concatenate(n_domain_l)
+    rows_domain = np.concatenate(rows_domain_l)
 
     g, k = weighted_n.shape
     flags: list[list[str]] = [[""] * k for _ in range(g)]
@@ -516,46 +586,20 @@ def _estimate_matrix(
     valid = ~(empty | no_answers | nonpos)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(valid, total / np.where(valid, weighted_n, 1.0), np.nan)
-    estimate = mean if statistic == "mean" else np.where(valid, total, np.nan)
+        mean = total / weighted_n
+    estimate = np.where(valid, mean if statistic == "mean" else total, np.nan)
 
-    # all answers identical?
-    constant = np.zeros((g, k), dtype=bool)
-    if binary.any():
-        cb = count[:, binary]
-        nb = n_ans[:, binary]
-        constant[:, binary] = (cb == 0) | (cb == nb)
-    if (~binary).any():
-        cols = np.flatnonzero(~binary)
-        sub = y[:, cols]
-        live = w != 0
-        for gi in range(g):
-            rows = (dom[:, gi] != 0) & live
-            block = sub[rows]
-            if block.shape[0] == 0:
-                continue
-            with np.errstate(invalid="ignore"):
-                lo_ = np.nanmin(np.where(np.isnan(block), np.inf, block), axis=0)
-                hi_ = np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=0)
-            constant[gi, cols] = lo_ == hi_
     single = valid & (n_ans == 1)
     add(single, "single_answer")
     too_few = n_rows < 2
     if too_few:
         add(valid & ~single, "too_few_rows")
-    zero_var = valid & ~single & constant & (statistic == "mean") & (not too_few)
+    usable = valid & ~single & (not too_few)
+    zero_var = usable & constant & (statistic == "mean")
     add(zero_var, "zero_variance")
 
-    usable = valid & ~single & (not too_few)
-    var, ss = _variances(
-        design, y0, answered, dom, np.where(valid, mean, 0.0), weighted_n,
-        statistic=statistic, usable=usable,
-    )
-    se = np.sqrt(var)
-    se[zero_var] = 0.0
+    var = np.where(usable, var, np.nan)
     var[zero_var] = 0.0
-
-    # design effect
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = n_ans / (n_ans - 1.0) * ss / weighted_n
         vsrs_replace = s2 / n_ans
@@ -566,11 +610,11 @@ def _estimate_matrix(
         if statistic == "total":
             vsrs = vsrs * weighted_n**2
             vsrs_replace = vsrs_replace * weighted_n**2
-        deff = var / vsrs
         calibrated = usable & ~zero_var & (var <= _CALIBRATED_RATIO * vsrs_replace)
+        var[calibrated] = 0.0
+        se = np.sqrt(var)
+        deff = var / vsrs
     add(calibrated, "calibrated")
-    var[calibrated] = 0.0
-    se[calibrated] = 0.0
     deff[calibrated] = 0.0
     deff_bad = usable & ~zero_var & ~calibrated & (deff_method == "srs") & (weighted_n <= n_ans)
     add(deff_bad, "deff_undefined")
@@ -599,11 +643,7 @@ def _estimate_matrix(
     ci_high[no_ci] = np.nan
     ci_low[calibrated] = estimate[calibrated]
     ci_high[calibrated] = estimate[calibrated]
-    se[~usable] = np.nan
-    estimate = np.where(valid, estimate, np.nan)
-    if statistic == "total":
-        count = n_ans.copy()
-    return _Stats(estimate, se, ci_low, ci_high, df, deff, n_ans, count, np.where(valid | nonpos, weighted_n, 0.0), flags)
+    return _Stats(estimate, se, ci_low, ci_high, df, deff, n_ans, count, weighted_n, flags)
 
 
 def _reason(flag: str) -> str:
@@ -667,7 +707,7 @@ def survey_mean(
         raise ValueError(f"ci_method={ci_method!r} is for proportions: values must be 0, 1 or NaN")
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y[:, None], mask[:, None], binary=np.array([binary]),
+        design, y[:, None], [_mask_partition(mask)], binary=np.array([binary]),
         ci_methods=[ci_method], alpha=alpha, deff_method=deff_method,
     )
     return _one(st, 0, 0, ci_method)
@@ -700,7 +740,7 @@ def survey_total(
     y = _as_values(values, design, "values")
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y[:, None], mask[:, None], binary=np.array([False]), statistic="total",
+        design, y[:, None], [_mask_partition(mask)], binary=np.array([False]), statistic="total",
         ci_methods=["wald"], alpha=alpha, deff_method=deff_method,
     )
     return _one(st, 0, 0, "wald")
@@ -747,7 +787,7 @@ def survey_proportions(
     y = _indicators(series, levels, "answers")
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y, mask[:, None], binary=np.ones(len(levels), dtype=bool),
+        design, y, [_mask_partition(mask)], binary=np.ones(len(levels), dtype=bool),
         ci_methods=[ci_method] * len(levels), alpha=alpha, deff_method=deff_method,
     )
     rows = [{"category": level, **_one(st, 0, i, ci_method).__dict__} for i, level in enumerate(levels)]
@@ -757,25 +797,21 @@ def survey_proportions(
 # --------------------------------------------------------------------------- public: the report
 
 
-def _domain_matrix(
+def _domain_partitions(
     data: pd.DataFrame, by: Sequence[str]
-) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """n x g 0/1 matrix: overall first, then every level of every ``by`` variable."""
-    n = len(data)
-    blocks = [np.ones((n, 1), dtype=bool)]
+) -> tuple[list[_Partition], list[tuple[str, str]]]:
+    """The whole sample first, then every ``by`` variable as a partition."""
+    parts = [_whole(len(data))]
     labels: list[tuple[str, str]] = [(OVERALL, OVERALL)]
     for var in by:
         if var not in data.columns:
             raise ValueError(f"domain variable {var!r} is not a column of the data")
         column = data[var]
         levels = _levels(column)
-        codes = pd.Categorical(column, categories=levels).codes
-        block = np.zeros((n, len(levels)), dtype=bool)
-        rows = np.flatnonzero(codes >= 0)
-        block[rows, codes[rows]] = True
-        blocks.append(block)
+        codes = pd.Categorical(column, categories=levels).codes.astype(np.int64)
+        parts.append(_Partition(codes, len(levels)))
         labels.extend((var, str(level)) for level in levels)
-    return np.hstack(blocks), labels
+    return parts, labels
 
 
 def estimate_report(
@@ -865,9 +901,9 @@ def estimate_report(
     y = np.hstack(columns)
     binary_arr = np.asarray(binary, dtype=bool)
     ci_methods = [proportion_ci if b else mean_ci for b in binary]
-    dom, labels = _domain_matrix(data, by)
+    parts, labels = _domain_partitions(data, by)
     st = _estimate_matrix(
-        design, y, dom, binary=binary_arr, ci_methods=ci_methods, alpha=alpha, deff_method=deff_method
+        design, y, parts, binary=binary_arr, ci_methods=ci_methods, alpha=alpha, deff_method=deff_method
     )
 
     g, k = st.estimate.shape
