@@ -16,6 +16,7 @@ import calendar
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app, has_request_context, url_for
@@ -26,11 +27,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from analysis.targets.agebands import DEFAULT_AGE_BANDS
-from panel.db import utcnow
-from panel.mail.outbox import absolute_url, queue_email
+from panel.db import Base, utcnow
+from panel.mail.outbox import PRIORITY_DIRECT, absolute_url, queue_email
 from panel.members import terms, tokens
 from panel.models import Consent, District, Member, MemberToken, OutboxMessage, PanelExit, PostcodeDistrict
 from panel.models.member import Gender, LeaveReason, MemberSource, MemberStatus, TokenPurpose
+from panel.models.outbox import OutboxStatus
 
 MAX_AGE = 110
 MAX_LINKS_PER_HOUR = 3  # emails with links to one address, per purpose
@@ -205,9 +207,13 @@ def _hours(name: str) -> timedelta:
 
 def _mail(session: Session, member: Member, *, kind: str, template: str, context: dict[str, Any],
           to: str | None = None, headers: dict[str, str] | None = None) -> None:
-    """Queue an email to ``member`` (or to ``to``) in the member's language."""
+    """Queue an email to ``member`` (or to ``to``) in the member's language.
+
+    All of these answer the resident's own action, so they go before bulk mail
+    even when they carry List-Unsubscribe (the welcome email).
+    """
     queue_email(session, kind=kind, to=to or member.email, template=template, language=member.language,
-                context=context, headers=headers)
+                context=context, headers=headers, priority=PRIORITY_DIRECT)
 
 
 def _may_send(session: Session, member: Member, purpose: str, now: datetime) -> bool:
@@ -470,13 +476,18 @@ def _whole_months(start: datetime, end: datetime) -> int:
 def leave(session: Session, member: Member, *, now: datetime | None = None, reason: str | None = None) -> PanelExit:
     """Erase the member at once and keep only coarse statistics with no link to the person.
 
-    The member row, its links and consents are deleted; LEAVE_HANDLERS run first so
-    other packages can cut their links to the person. A last email confirms it
-    (the outbox keeps the address until the mail is sent).
+    The member row, its links and consents are deleted, and so is every email to
+    the address that is not being sent at this moment (queued invitations are
+    never sent, sent ones no longer name the person). Rows of other packages that
+    point at the member lose that link (their foreign keys are ON DELETE SET NULL);
+    LEAVE_HANDLERS run first for anything more. A last email confirms the leaving;
+    the outbox keeps that one address until the mail is sent and purged.
     """
     now = now or utcnow()
     if reason is not None:
         _check_choice("reason", reason, LeaveReason)
+    session.execute(delete(OutboxMessage).where(OutboxMessage.to_address == member.email,
+                                                OutboxMessage.status != OutboxStatus.SENDING))
     _mail(session, member, kind="left", template="left_panel",
           context={"join_link": email_link("members.join")})
     record = PanelExit(
@@ -499,9 +510,17 @@ def leave(session: Session, member: Member, *, now: datetime | None = None, reas
     return record
 
 
+# Columns that prove a link or a password, not facts about the person: never exported.
+_SECRET_COLUMN = re.compile(r"digest|hash|secret|password", re.IGNORECASE)
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
     return value
 
 
@@ -509,10 +528,33 @@ def _columns(row: Any, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
     return {c.key: _json_value(getattr(row, c.key)) for c in row.__table__.columns if c.key not in leave_out}
 
 
+def _rows_pointing_at(session: Session, member: Member) -> dict[str, list[dict[str, Any]]]:
+    """Rows of every other table with a foreign key to the member (recruitment, surveys...).
+
+    Found from the metadata, so a table added later is in the export without anyone
+    remembering to add it.
+    """
+    handled = {Member.__table__.name, MemberToken.__table__.name, Consent.__table__.name}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in handled:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table is Member.__table__:
+                rows = session.execute(select(table).where(fk.parent == member.id)).mappings()
+                found.setdefault(table.name, []).extend(
+                    {key: _json_value(value) for key, value in row.items() if not _SECRET_COLUMN.search(key)}
+                    for row in rows)
+    return {name: rows for name, rows in found.items() if rows}
+
+
 def export_member_data(session: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything stored about the member, as JSON-ready data (the "download my data" file).
 
-    Link digests are left out: they are not about the person, only proof of a link.
+    Link digests (and any column named like a digest, hash or secret) are left
+    out: they are not about the person, only proof of a link. Besides the
+    member's own tables, rows of any table that points at the member are included
+    under the table's name, then anything EXPORT_SECTIONS adds.
     """
     consents = session.scalars(select(Consent).where(Consent.member_id == member.id).order_by(Consent.id))
     links = session.scalars(select(MemberToken).where(MemberToken.member_id == member.id).order_by(MemberToken.id))
@@ -527,6 +569,7 @@ def export_member_data(session: Session, member: Member, *, now: datetime | None
         "emails": [{"kind": m.kind, "subject": m.subject, "status": m.status,
                     "created_at": _json_value(m.created_at), "sent_at": _json_value(m.sent_at)} for m in mails],
     }
+    data.update(_rows_pointing_at(session, member))
     for name, section in EXPORT_SECTIONS.items():
         data[name] = section(session, member)
     return data

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from panel.db import utcnow
 from panel.members import login
-from panel.models import Consent, Member, MemberToken, OutboxMessage, PanelExit
+from panel.models import (Consent, Member, MemberToken, OutboxMessage, PanelExit, RecruitmentInvite,
+                          RecruitmentWave)
 from tests.conftest import csrf_token
 from tests.factories import make_district, make_member
 from tests.panel.members.support import deliver, later, link_to, log_in_by_email, press_button, text_of
@@ -190,6 +191,12 @@ def test_pause_and_end_the_pause(app, client, session, smtp_server):
 def test_the_data_export_contains_everything_stored_about_the_member(app, client, session, smtp_server):
     member = make_member(session, email="cecilia@example.se", postcode="62141", language="en", birth_year=1961)
     session.add(Consent(member_id=member.id, terms_version="2026-11", channel="web"))
+    wave = RecruitmentWave(name="Våren 2026")
+    session.add(wave)
+    session.flush()
+    session.add(RecruitmentInvite(wave_id=wave.id, person_ref="p1", gender="kvinna", birth_year=1961,
+                                  district_id=member.district_id, name="Cecilia Ek", address_line1="Storgatan 1",
+                                  code="ABCD2345", member_id=member.id))
     session.commit()
     log_in_by_email(app, client, smtp_server, "cecilia@example.se")
     response = client.get("/panel/me/export.json")
@@ -211,6 +218,9 @@ def test_the_data_export_contains_everything_stored_about_the_member(app, client
     assert set(link) == {c.key for c in MemberToken.__table__.columns} - {"digest"}
     assert link["purpose"] == "manage" and link["used_at"]
     assert [m["kind"] for m in data["emails"]] == ["magic_link"]
+    # Rows of other packages that point at the member come along, found from the metadata.
+    [invite] = data["recruitment_invite"]
+    assert (invite["name"], invite["address_line1"], invite["code"]) == ("Cecilia Ek", "Storgatan 1", "ABCD2345")
 
 
 def test_leaving_erases_the_identity_and_keeps_only_coarse_statistics(app, client, session, smtp_server):
@@ -234,8 +244,12 @@ def test_leaving_erases_the_identity_and_keeps_only_coarse_statistics(app, clien
     session.expire_all()
     assert session.get(Member, member.id) is not None
 
+    assert session.scalars(select(OutboxMessage.kind).where(OutboxMessage.to_address == "cecilia@example.se")).all()
     assert client.post("/panel/me/leave", data={"csrf_token": token}).status_code == 302
     session.expire_all()
+    # Earlier mail to the address is gone too; only the goodbye waits to be sent.
+    assert session.scalars(select(OutboxMessage.kind).where(OutboxMessage.to_address == "cecilia@example.se")).all() == [
+        "left"]
     assert session.scalars(select(Member.email)).all() == ["david@example.se"]
     assert session.scalars(select(Consent)).all() == []
     assert session.scalars(select(MemberToken).where(MemberToken.member_id == member_id)).all() == []

@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import select
 
+from panel.mail.outbox import PRIORITY_DIRECT
 from panel.models import Consent, Member, MemberToken, OutboxMessage, PanelExit
 from tests.conftest import csrf_token, free_port
 from tests.factories import make_district, make_member
@@ -41,6 +42,8 @@ def test_sign_up_confirm_update_and_leave(app, client, session, smtp_server):
     member = session.get(Member, member.id)
     assert member.status == "active" and member.confirmed_at is not None
 
+    welcome_row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "welcome")).one()
+    assert welcome_row.priority == PRIORITY_DIRECT  # an answer to the resident's click, despite List-Unsubscribe
     deliver(app)
     welcome = smtp_server.to(member.email)[-1]
     assert "Välkommen" in welcome["Subject"]
