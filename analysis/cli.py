@@ -414,15 +414,16 @@ def read_respondents(
     if not text.strip():
         raise InputError(f"{path}: the file is empty; it needs a header line with {id_column!r}")
     delimiter = _sniff_delimiter(text.splitlines()[0])
+    header = [name.strip() for name in next(csv.reader([text.splitlines()[0]], delimiter=delimiter))]
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(f"{path}: the header names {twice} more than once; give every column once")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             na_values=list(MISSING_VALUES), skipinitialspace=True)
     except (pd.errors.ParserError, csv.Error) as error:
         raise InputError(f"{path}: not a readable CSV file: {error}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.columns.duplicated().any():
-        twice = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise InputError(f"{path}: the header names {twice} more than once")
     if id_column not in frame.columns:
         raise InputError(
             f"{path}: no {id_column!r} column (columns: {', '.join(frame.columns)}); the first line must be "
