@@ -1,0 +1,39 @@
+"""Forms of the answering pages.
+
+The question pages are built from the survey definition by
+:func:`surveys.forms.build_page_form` (one field per visible question, CSRF included);
+this module adds the start button of the landing page and the few messages the
+answering views put on a page form.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+
+NOT_SAVED = _l("Sidan sparades inte, eftersom något gick fel hos oss. Det du har svarat finns kvar här "
+               "nedanför: försök skicka igen om en stund.")
+EXPIRED_FORM = _l("Sidan hade gått ut och sparades inte. Det du har svarat finns kvar här nedanför: "
+                  "kontrollera och skicka igen.")
+START_EXPIRED = _l("Sidan hade gått ut. Klicka på knappen en gång till.")
+
+
+class StartForm(FlaskForm):
+    """The landing page's button: starts (or resumes) answering in the chosen language."""
+
+    language = HiddenField()
+
+
+def replace_csrf_error(form: FlaskForm, message: str) -> bool:
+    """Turn a failed CSRF check into a form-level ``message``; True if there was one.
+
+    A resident whose page has expired should see their answers again with a plain
+    explanation, not a field called "CSRF Token" in the error summary.
+    """
+    field = form._fields.get("csrf_token")
+    if field is None or not field.errors:
+        return False
+    field.errors = []
+    form.form_errors.append(str(message))
+    return True
