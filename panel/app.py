@@ -36,6 +36,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (accounts, districts, mail_bp, members, overview, recruitment):
         app.register_blueprint(blueprint)
+    from surveys.answering.views import bp as survey_answering
+    app.register_blueprint(survey_answering)
     app.cli.add_command(db_cli)
     app.cli.add_command(i18n_cli)
     app.cli.add_command(demo_command)
