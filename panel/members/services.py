@@ -60,6 +60,13 @@ class MemberDataError(ValueError):
         self.field = field
         self.message = message
 
+    def __str__(self) -> str:
+        try:
+            return str(self.message)
+        except RuntimeError:  # no request to choose a language from (CLI): the Swedish text
+            text, *_ = getattr(self.message, "_args", (self.message,))
+            return str(text) % getattr(self.message, "_kwargs", {}) if "%(" in str(text) else str(text)
+
 
 class EmailTaken(Exception):
     """The new address of an email change belongs to another member by now."""
