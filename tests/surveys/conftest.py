@@ -1,0 +1,53 @@
+"""Fixtures for the surveys tests: the example survey, and an analyst logged in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import itertools
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from panel.models import StaffUser
+
+from surveys.definition import SurveyDefinition, load_definition
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD
+
+_numbers = itertools.count(1)
+EXAMPLE = Path(__file__).resolve().parents[2] / "surveys" / "examples" / "medborgarpanel_exempel.yaml"
+
+
+@pytest.fixture(scope="session")
+def example_text() -> str:
+    return EXAMPLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def example(example_text: str) -> SurveyDefinition:
+    return load_definition(example_text)
+
+
+def log_in(client, email: str) -> None:
+    token = csrf_token(client, "/staff/login")
+    response = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def analyst(client, session):
+    """The test client with an analyst's session; the StaffUser is ``analyst.user``.
+
+    The account gets a cheap password hash and the session is written directly: logging
+    in through the form (tested in tests/panel/accounts) costs two slow hashes per test.
+    """
+    user = StaffUser(email=f"analytiker{next(_numbers)}@kommun.test", name="Analytiker", role="analyst",
+                     password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1"))
+    session.add(user)
+    session.commit()
+    with client.session_transaction() as cookie:
+        cookie["_user_id"] = user.get_id()
+        cookie["_fresh"] = True
+    client.user = user
+    return client
