@@ -36,6 +36,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (accounts, districts, mail_bp, members, overview, recruitment):
         app.register_blueprint(blueprint)
+    from surveys.authoring.views import bp as survey_authoring
+    app.register_blueprint(survey_authoring)
     from surveys.answering.views import bp as survey_answering
     app.register_blueprint(survey_answering)
     app.cli.add_command(db_cli)
