@@ -44,7 +44,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from analysis.design import SurveyDesign
-from analysis.estimates import _levels
+from analysis.estimates import _codes, _levels
 
 ChisqStatistic = Literal["F", "Chisq"]
 
@@ -150,8 +150,8 @@ def crosstab(
 
     n = design.n
     w = design.weights
-    rc = pd.Categorical(r_series, categories=r_levels).codes
-    cc = pd.Categorical(c_series, categories=c_levels).codes
+    rc = _codes(r_series, r_levels)
+    cc = _codes(c_series, c_levels)
     answered = (rc >= 0) & (cc >= 0)
     cell = np.where(answered, rc + nr * cc, -1)  # rows fastest
     k = nr * nc

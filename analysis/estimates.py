@@ -328,10 +328,15 @@ def _levels(column: pd.Series, declared: Sequence[Hashable] = ()) -> list[Hashab
         return sorted(present.tolist(), key=str)
 
 
+def _codes(values: pd.Series, levels: Sequence[Hashable]) -> np.ndarray:
+    """Position of every value among ``levels`` (-1: missing or not a level)."""
+    return pd.Index(list(levels), dtype=object).get_indexer(values.astype(object)).astype(np.int64)
+
+
 def _indicators(answers: pd.Series, levels: Sequence[Hashable], what: str) -> np.ndarray:
     """n x len(levels) 0/1 matrix, NaN rows where the answer is missing."""
     missing = answers.isna().to_numpy()
-    codes = pd.Categorical(answers, categories=list(levels)).codes
+    codes = _codes(answers, levels)
     unknown = (codes < 0) & ~missing
     if unknown.any():
         extra = sorted({str(v) for v in answers[unknown].unique()})
@@ -808,7 +813,7 @@ def _domain_partitions(
             raise ValueError(f"domain variable {var!r} is not a column of the data")
         column = data[var]
         levels = _levels(column)
-        codes = pd.Categorical(column, categories=levels).codes.astype(np.int64)
+        codes = _codes(column, levels)
         parts.append(_Partition(codes, len(levels)))
         labels.extend((var, str(level)) for level in levels)
     return parts, labels
