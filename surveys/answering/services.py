@@ -391,6 +391,11 @@ def complete(session: Session, invitation: Invitation, draft: AnswerDraft, defn:
     return response
 
 
+def is_completed(session: Session, invitation_id: int) -> bool:
+    """Whether the invitation's response is stored (read afresh from the database)."""
+    return session.scalar(select(Invitation.completed_at).where(Invitation.id == invitation_id)) is not None
+
+
 def delete_abandoned_drafts(session: Session, *, now: datetime, grace: timedelta) -> int:
     """Delete answers in progress for surveys that closed more than ``grace`` ago; return how many."""
     closed = select(Survey.id).where(Survey.closes_at.is_not(None), Survey.closes_at < now - grace)

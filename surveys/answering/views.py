@@ -85,7 +85,7 @@ def _stopped(error: services.AnsweringError, survey, defn: SurveyDefinition, lan
 # --- the personal link -----------------------------------------------------------------
 
 
-@bp.route("/<token>", methods=["GET", "POST"])
+@bp.route("/<path:token>", methods=["GET", "POST"])
 @csrf.exempt
 def landing(token: str):
     if not services.is_well_formed(token):
@@ -217,6 +217,7 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
     draft, defn, now = respondent.draft, respondent.defn, utcnow()
     assert draft is not None
     context = _page_context(respondent, page)
+    invitation_id, survey_id = respondent.invitation.id, respondent.invitation.survey_id
     try:
         target = services.save_page(draft, defn, page, clean_answers(form), now=now) if valid else page
         if back:
@@ -226,14 +227,24 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
                               anonymous=respondent.invitation.survey.anonymous, now=now)
         db.session.commit()
     except SQLAlchemyError:
-        current_app.logger.exception("answers to page %s of survey %s not saved", page.key,
-                                     respondent.invitation.survey_id)
         db.session.rollback()
+        if _completed_meanwhile(invitation_id):
+            return redirect(url_for(".thanks"))
+        current_app.logger.exception("answers to page %s of survey %s not saved", page.key, survey_id)
         form.form_errors.append(str(NOT_SAVED))
         return _render("page.html", defn, respondent.language, 503, form=form, page=page, **context)
     if target is None:
         return redirect(url_for(".thanks"))
     return redirect(url_for(".page", page_key=target.key))
+
+
+def _completed_meanwhile(invitation_id: int) -> bool:
+    """After a failed save: did another tab or click store the response? (No, if the database is down.)"""
+    try:
+        return services.is_completed(db.session, invitation_id)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
 
 
 def _page_context(respondent: Respondent, page: Page) -> dict:

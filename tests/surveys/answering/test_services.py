@@ -1,0 +1,105 @@
+"""Answering rules that need no pages: when a survey is open, links, limits, snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from panel.models import District, Member
+from surveys.answering import services
+from surveys.answering.models import AnswerDraft
+from surveys.definition import parse_definition
+from surveys.models import Survey
+from tests.surveys.answering.builders import TWO_PAGES, example_definition
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("status", "opens", "closes", "expected"), [
+    ("open", None, None, "open"),
+    ("open", NOW - HOUR, NOW + HOUR, "open"),
+    ("open", NOW + HOUR, None, "not_yet_open"),
+    ("open", None, NOW - HOUR, "closed"),
+    ("open", None, NOW, "closed"),  # the closing time itself is closed
+    ("scheduled", NOW - HOUR, None, "open"),  # due, even if nobody has flipped the status yet
+    ("scheduled", NOW + HOUR, None, "not_yet_open"),
+    ("scheduled", None, None, "not_yet_open"),
+    ("draft", None, None, "not_yet_open"),
+    ("closed", None, NOW + HOUR, "closed"),
+])
+def test_when_a_survey_takes_answers(status, opens, closes, expected):
+    survey = Survey(status=status, opens_at=opens, closes_at=closes)
+    assert services.phase(survey, NOW) == expected
+
+
+@pytest.mark.parametrize("token", ["", "a" * 31, "a" * 65, "a" * 42 + "=", "a" * 42 + "/", "å" * 43, None, 43])
+def test_malformed_tokens(token):
+    assert not services.is_well_formed(token)
+
+
+def test_a_real_token_is_well_formed():
+    import secrets
+
+    assert all(services.is_well_formed(secrets.token_urlsafe(32)) for _ in range(50))
+
+
+def test_the_age_band_is_that_of_the_age_attained_this_year():
+    member = Member(gender="man", birth_year=2010, district=District(code="0980", name="Visby"))
+    new_year = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)  # already 2026 in Stockholm
+    assert services.snapshot(member, new_year) == ("man", "16-24", "0980")
+    last_year = datetime(2025, 12, 31, 22, 30, tzinfo=timezone.utc)  # 23:30 on 31 December in Stockholm
+    assert services.snapshot(member, last_year)[1] == "-"  # 15: below the bands
+
+
+def test_pages_are_reachable_in_order_and_done_while_they_show_the_same_questions():
+    defn = parse_definition(example_definition())
+    vardag, biblioteken, prioriteringar = defn.pages
+    draft = AnswerDraft(answers={}, pages_done={}, page_key=None)
+    assert services.is_reachable(defn, vardag, draft)
+    assert not services.is_reachable(defn, prioriteringar, draft)
+    assert services.resume_page(defn, draft) == vardag
+
+    target = services.save_page(draft, defn, vardag, {"transport": "buss", "trygghet_kvall": 3, "bibliotek": "yes"},
+                                now=NOW)
+    assert target == biblioteken and services.resume_page(defn, draft) == biblioteken
+    assert not services.is_reachable(defn, prioriteringar, draft)
+    assert services.save_page(draft, defn, biblioteken, {"bibliotek_nojdhet": None, "bibliotek_besok": None},
+                              now=NOW) == prioriteringar
+    assert services.save_page(draft, defn, prioriteringar, {"prioriteringar": ["skola"]}, now=NOW) is None
+
+    # Going back and answering "no" hides the library page: its answers go, nothing is left to do.
+    assert services.save_page(draft, defn, vardag, {"transport": "bil", "trygghet_kvall": 3, "bibliotek": "no"},
+                              now=NOW) == prioriteringar
+    assert "bibliotek_besok" not in draft.answers
+    # The bus question was shown while saving "prioriteringar"; now it is hidden, so the
+    # page shows other questions than when it was saved and is not done any more.
+    assert not services.is_done(defn, prioriteringar, draft)
+    assert services.first_unfinished(defn, draft) == prioriteringar
+
+
+def test_the_last_page_is_the_one_after_which_no_page_can_show():
+    defn = parse_definition(example_definition())
+    draft = AnswerDraft(answers={}, pages_done={})
+    assert not services.is_last(defn, defn.pages[0], draft)
+    assert services.is_last(defn, defn.pages[2], draft)
+    assert services.page_position(defn, defn.pages[0], draft) == (1, 3)
+    draft.answers = {"transport": "bil", "trygghet_kvall": 3, "bibliotek": "no"}
+    assert services.page_position(defn, defn.pages[2], draft) == (2, 2)
+
+
+def test_limits_grow_with_the_page():
+    defn = parse_definition(TWO_PAGES)
+    first, second = defn.pages
+    assert services.value_limit(defn, first, {}) == 2 + 1 + 1  # controls, choice, text
+    # 8 KiB, 64 bytes per value, 12 bytes per character of free text (50 and 300 allowed).
+    assert services.body_limit(defn, first, {}) == 8192 + 64 * 4 + 12 * 50
+    assert services.body_limit(defn, second, {}) == 8192 + 64 * 3 + 12 * 300
+
+
+def test_the_chosen_language_must_be_one_of_the_survey():
+    defn = parse_definition(TWO_PAGES)
+    assert services.language_for(defn, "en", "sv") == "en"
+    assert services.language_for(defn, "ar", "en") == "en"
+    assert services.language_for(defn, None, "fi") == "sv"
