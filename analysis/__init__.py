@@ -57,3 +57,19 @@ from analysis.targets import (  # noqa: E402
     Tolerance,
     read_population,
 )
+
+# estimates
+from analysis.crosstab import CrossTab, RaoScottTest, crosstab  # noqa: E402
+from analysis.estimates import (  # noqa: E402
+    OVERALL,
+    REPORT_COLUMNS,
+    DomainDifference,
+    Estimate,
+    Question,
+    domain_difference,
+    estimate_report,
+    survey_mean,
+    survey_proportions,
+    survey_total,
+)
+from analysis.suppression import SuppressedTable, suppress_report, suppress_table  # noqa: E402

@@ -151,6 +151,9 @@ _CALIBRATED_RATIO = 1e-12
 # memory stays bounded (64 MB per block of float64) however many estimates a
 # report asks for.
 _BLOCK_CELLS = 1 << 23
+# Level indicators up to this many cells are a dense matrix (sums by BLAS);
+# beyond it a sparse one.
+_DENSE_SUMMER_CELLS = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -283,14 +286,21 @@ def _check_ci_method(ci_method: str, *, proportion: bool) -> None:
 
 def _as_values(values: ArrayLike, design: SurveyDesign, what: str) -> np.ndarray:
     """A float vector of length design.n (NaN = missing)."""
-    if isinstance(values, pd.Series) and not pd.api.types.is_numeric_dtype(values.dtype):
-        if not pd.api.types.is_bool_dtype(values.dtype):
-            raise ValueError(f"{what} must be numeric (NaN for a missing answer)")
-    try:
-        arr = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="raise")
-        y = np.asarray(arr, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} must be numeric (NaN for a missing answer): {exc}") from None
+    bad = f"{what} must be numeric (NaN for a missing answer)"
+    if isinstance(values, pd.Series):
+        if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+            raise ValueError(bad)
+        y = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        arr = np.asarray(values)
+        if arr.dtype.kind in "fiub":
+            y = arr.astype(float)
+        else:
+            try:
+                y = np.asarray(pd.to_numeric(pd.Series(arr.ravel(), dtype=object), errors="raise"), dtype=float)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{bad}: {exc}") from None
+            y = y.reshape(arr.shape)
     if y.ndim != 1:
         raise ValueError(f"{what} must be one-dimensional")
     if y.size != design.n:
@@ -358,12 +368,34 @@ class _Partition:
     codes: np.ndarray
     size: int
 
-    def summer(self) -> sparse.csr_matrix:
-        """The L x n 0/1 matrix that sums rows within levels."""
-        inside = np.flatnonzero(self.codes >= 0)
-        return sparse.csr_matrix(
-            (np.ones(inside.size), (self.codes[inside], inside)), shape=(self.size, self.codes.size)
-        )
+    def summer(self, rows: slice | np.ndarray = slice(None)) -> _LevelSums:
+        """Sums of (the given) rows within levels."""
+        return _LevelSums(self.codes[rows], self.size)
+
+
+class _LevelSums:
+    """``sums(x)``: the (L x k) sums of the rows of x (n x k) within each level.
+
+    A dense n x L indicator matrix when small (one BLAS product, ``x' D``),
+    else a sparse L x n one; rows with code -1 are in no level.
+    """
+
+    def __init__(self, codes: np.ndarray, size: int) -> None:
+        self.dense: np.ndarray | None = None
+        self.sparse: sparse.csr_matrix | None = None
+        if size * codes.size <= _DENSE_SUMMER_CELLS:
+            self.dense = (codes[:, None] == np.arange(size)[None, :]).astype(float)
+        else:
+            inside = np.flatnonzero(codes >= 0)
+            self.sparse = sparse.csr_matrix(
+                (np.ones(inside.size), (codes[inside], inside)), shape=(size, codes.size)
+            )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.dense is not None:
+            return (x.T @ self.dense).T
+        assert self.sparse is not None
+        return np.asarray(self.sparse @ x)
 
 
 def _whole(n: int) -> _Partition:
@@ -414,34 +446,44 @@ def _variance_blocks(
     ss = np.full((size, k), np.nan)
     codes = part.codes
     inside = codes >= 0
-    rows = np.flatnonzero(inside)
+    everyone = bool(inside.all())
+    rows: slice | np.ndarray = slice(None) if everyone else np.flatnonzero(inside)
     level = codes[rows]
     w_in = design.weights[rows]
-    summer = part.summer()[:, rows]
+    summer = part.summer(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv_w = np.where(weighted_n != 0, 1.0 / weighted_n, 0.0)
+
+    def per_row(table: np.ndarray, cs: slice) -> np.ndarray:
+        # each row's own level's value (a broadcast row when there is one level)
+        return table[0:1, cs] if size == 1 else table[level, cs]
+
     adjusted = bool(design.adjustments)
     per_block = max(1, _BLOCK_CELLS // (n * (size if adjusted else 1)))
     for start in range(0, k, per_block):
         cs = slice(start, min(k, start + per_block))
-        dev = y0[rows, cs] - mean[level, cs]
+        dev = y0[rows, cs] - per_row(mean, cs)
         dev *= answered[rows, cs]
         wdev = dev * w_in[:, None]
-        ss[:, cs] = summer @ (wdev * dev)
+        ss[:, cs] = summer(wdev * dev)
         if statistic == "mean":
-            v = wdev * inv_w[level, cs]
+            v = wdev
+            v *= per_row(inv_w, cs)
         else:
             v = (y0[rows, cs] * answered[rows, cs]) * w_in[:, None]
         b = v.shape[1]
         if not adjusted and statistic == "mean":
             # sum over all n rows of (z - zbar)^2 = sum z^2 - (sum z)^2 / n
-            s1 = summer @ v
-            s2 = summer @ (v * v)
+            s1 = summer(v)
+            s2 = summer(v * v)
             var[:, cs] = (s2 - s1 * s1 / n) * (n / (n - 1))
             continue
-        z = np.zeros((n, size, b))
-        z[rows, level, :] = v
-        z = z.reshape(n, size * b)
+        if everyone and size == 1:
+            z = v
+        else:
+            z = np.zeros((n, size, b))
+            z[np.arange(n) if everyone else rows, level, :] = v
+            z = z.reshape(n, size * b)
         r = design.residualize(z) if adjusted else z
         if r.shape != z.shape:
             raise ValueError("an adjustment's residualize changed the shape of the influence matrix")
@@ -496,6 +538,11 @@ def _constant_numeric(
     out = np.zeros((part.size, cols.size), dtype=bool)
     for j, c in enumerate(cols):
         ok = (part.codes >= 0) & live & ~np.isnan(y[:, c])
+        if part.size == 1:
+            values = y[ok, c]
+            if values.size:
+                out[0, j] = values.min() == values.max()
+            continue
         lo = np.full(part.size, np.inf)
         hi = np.full(part.size, -np.inf)
         np.minimum.at(lo, part.codes[ok], y[ok, c])
@@ -529,27 +576,50 @@ def _estimate_matrix(
     live = w != 0
     wm = answered * w[:, None]
     wy = y0 * w[:, None]
-    ones = np.zeros_like(y0)
-    if binary.any():
-        ones[:, binary] = (y0[:, binary] != 0) & live[:, None]
+    ones = ((y0[:, binary] != 0) & live[:, None]).astype(float) if binary.any() else None
 
     weighted_n_l, total_l, n_ans_l, count_l, var_l, ss_l = [], [], [], [], [], []
     n_domain_l, rows_domain_l, constant_l = [], [], []
     numeric_cols = np.flatnonzero(~binary)
+    adjusted = bool(design.adjustments)
+    # 0/1 columns of a mean: every sum the variance needs is a sum of
+    # positive terms over the 1s and the 0s (exact, and no n x k work)
+    closed = binary & (statistic == "mean")
+    if closed.any():
+        w_one = wy[:, closed]
+        w_zero = wm[:, closed] - w_one
+        w2_one = w_one * w[:, None]
+        w2_zero = w_zero * w[:, None]
+    blockwise = np.flatnonzero(~closed | adjusted)
+    k = y.shape[1]
     for part in partitions:
         summer = part.summer()
-        wn = summer @ wm
-        tot = summer @ wy
-        n_ans = np.rint(summer @ (answered * live[:, None])).astype(np.int64)
+        wn = summer(wm)
+        tot = summer(wy)
+        n_ans = np.rint(summer(answered * live[:, None])).astype(np.int64)
         cnt = n_ans.copy()
         if binary.any():
-            cnt[:, binary] = np.rint(summer @ ones[:, binary]).astype(np.int64)
+            cnt[:, binary] = np.rint(summer(ones)).astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(wn != 0, tot / np.where(wn != 0, wn, 1.0), 0.0)
-        if n_rows >= 2:
+        var = np.full(wn.shape, np.nan)
+        ss = np.full(wn.shape, np.nan)
+        if n_rows >= 2 and blockwise.size == k:
             var, ss = _variance_blocks(design, part, y0, answered, mean, wn, statistic=statistic)
-        else:
-            var = ss = np.full(wn.shape, np.nan)
+        elif n_rows >= 2 and blockwise.size:
+            var[:, blockwise], ss[:, blockwise] = _variance_blocks(
+                design, part, y0[:, blockwise], answered[:, blockwise], mean[:, blockwise],
+                wn[:, blockwise], statistic=statistic,
+            )
+        if closed.any():
+            p, a1, a0 = mean[:, closed], summer(w_one), summer(w_zero)
+            ss[:, closed] = (1 - p) ** 2 * a1 + p**2 * a0
+            if not adjusted and n_rows >= 2:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    inv = np.where(wn[:, closed] != 0, 1.0 / wn[:, closed], 0.0)
+                s1 = ((1 - p) * a1 - p * a0) * inv
+                s2 = ((1 - p) ** 2 * summer(w2_one) + p**2 * summer(w2_zero)) * inv**2
+                var[:, closed] = (s2 - s1 * s1 / n_rows) * (n_rows / (n_rows - 1))
         constant = np.zeros(wn.shape, dtype=bool)
         if binary.any():
             constant[:, binary] = (cnt[:, binary] == 0) | (cnt[:, binary] == n_ans[:, binary])
@@ -562,8 +632,8 @@ def _estimate_matrix(
         var_l.append(var)
         ss_l.append(ss)
         constant_l.append(constant)
-        n_domain_l.append(np.rint(summer @ live.astype(float)).astype(np.int64))
-        rows_domain_l.append(np.rint(summer @ np.ones(n_rows)).astype(np.int64))
+        n_domain_l.append(np.rint(summer(live.astype(float))).astype(np.int64))
+        rows_domain_l.append(np.rint(summer(np.ones(n_rows))).astype(np.int64))
 
     weighted_n = np.vstack(weighted_n_l)
     total = np.vstack(total_l)
