@@ -338,6 +338,13 @@ def _levels(column: pd.Series, declared: Sequence[Hashable] = ()) -> list[Hashab
         return sorted(present.tolist(), key=str)
 
 
+def _label(level: Hashable) -> str:
+    """A category as report text: whole-number floats (1.0 from a column with NaN) as 1."""
+    if isinstance(level, (float, np.floating)) and float(level).is_integer():
+        return str(int(level))
+    return str(level)
+
+
 def _codes(values: pd.Series, levels: Sequence[Hashable]) -> np.ndarray:
     """Position of every value among ``levels`` (-1: missing or not a level)."""
     return pd.Index(list(levels), dtype=object).get_indexer(values.astype(object)).astype(np.int64)
@@ -586,10 +593,11 @@ def _estimate_matrix(
     # positive terms over the 1s and the 0s (exact, and no n x k work)
     closed = binary & (statistic == "mean")
     if closed.any():
-        w_one = wy[:, closed]
-        w_zero = wm[:, closed] - w_one
-        w2_one = w_one * w[:, None]
-        w2_zero = w_zero * w[:, None]
+        w_one = wy if closed.all() else wy[:, closed]
+        w_zero = (wm if closed.all() else wm[:, closed]) - w_one
+        if not adjusted:
+            w2_one = w_one * w[:, None]
+            w2_zero = w_zero * w[:, None]
     blockwise = np.flatnonzero(~closed | adjusted)
     k = y.shape[1]
     for part in partitions:
@@ -885,7 +893,7 @@ def _domain_partitions(
         levels = _levels(column)
         codes = _codes(column, levels)
         parts.append(_Partition(codes, len(levels)))
-        labels.extend((var, str(level)) for level in levels)
+        labels.extend((var, _label(level)) for level in levels)
     return parts, labels
 
 
@@ -957,7 +965,7 @@ def estimate_report(
                 raise ValueError(f"question {q.name!r} has no answers and no declared categories")
             ind = _indicators(series, levels, f"question {q.name!r}")
             columns.append(ind)
-            meta.extend((q.name, q.kind, str(level)) for level in levels)
+            meta.extend((q.name, q.kind, _label(level)) for level in levels)
             binary.extend([True] * len(levels))
         elif q.kind == "multiple":
             block = np.column_stack(
@@ -967,7 +975,7 @@ def estimate_report(
             if not np.isin(seen, [0.0, 1.0]).all():
                 raise ValueError(f"question {q.name!r}: option columns must hold 0, 1 or NaN")
             columns.append(block)
-            meta.extend((q.name, q.kind, str(label)) for label in q.categories)
+            meta.extend((q.name, q.kind, _label(label)) for label in q.categories)
             binary.extend([True] * len(q.columns))
         else:
             columns.append(_as_values(data[q.columns[0]], design, f"question {q.name!r}")[:, None])

@@ -360,3 +360,11 @@ def test_intervals_contain_the_estimate_and_stay_in_zero_one(
     assert (report.loc[ok, "ci_high"] >= report.loc[ok, "estimate"] - 1e-12).all()
     if method != "wald":
         assert ((report.loc[ok, "ci_low"] >= 0) & (report.loc[ok, "ci_high"] <= 1)).all()
+
+
+def test_numeric_codes_of_a_single_choice_question_read_as_whole_numbers() -> None:
+    data = pd.DataFrame({"q": [1.0, 2.0, np.nan, 2.0, 3.0], "g": list("aabbb")})
+    report = estimate_report(data, SurveyDesign(np.ones(5)), [Question.single_choice("q")])
+    assert report["category"].tolist() == ["1", "2", "3"]
+    declared = estimate_report(data, SurveyDesign(np.ones(5)), [Question.single_choice("q", categories=[1, 2, 3, 4])])
+    assert declared["estimate"].tolist() == [0.25, 0.5, 0.25, 0.0]
