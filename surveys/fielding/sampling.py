@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from analysis.targets.agebands import DEFAULT_AGE_BANDS
@@ -94,7 +95,7 @@ class Target:
                 and (not self.sources or member.source in self.sources))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
     """What the draw needs to know about one member of the panel."""
 
@@ -114,6 +115,7 @@ class Candidate:
         return (self.gender, self.age_group(year), self.district_code)
 
 
+@lru_cache(maxsize=512)
 def age_group(birth_year: int, year: int) -> str:
     """The age band label of someone born in ``birth_year``, in ``year`` ("-" if below every band)."""
     return DEFAULT_AGE_BANDS.label_for(year - birth_year) or NO_AGE_BAND

@@ -42,7 +42,7 @@ from panel.members.services import contactable
 from panel.models import District, Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
 from surveys.definition import SurveyDefinition, text_in
-from surveys.fielding import sampling
+from surveys.fielding import bulk, sampling
 from surveys.fielding.links import SurveyLinks, UnsubscribeLinks, token_digest
 from surveys.fielding.models import Allocation, Invitation, SurveyFielding, TargetMode
 from surveys.fielding.sampling import Candidate, Reason, Selection, Target
@@ -288,30 +288,47 @@ def _letters(template: str, languages: Iterable[str], survey: Survey, defn: Surv
     return letters
 
 
-def _outbox_row(letter: _Letter, *, to: str, link: str, unsubscribe: str, now: datetime,
-                due: datetime, kind: str) -> dict[str, Any]:
-    html_link, html_unsubscribe = str(escape(link)), str(escape(unsubscribe))
-    return {
-        "kind": kind,
-        "to_address": to,
-        "subject": letter.subject,
-        "body_text": letter.text.replace(_LINK, link).replace(_UNSUBSCRIBE, unsubscribe),
-        "body_html": letter.html.replace(_LINK, html_link).replace(_UNSUBSCRIBE, html_unsubscribe),
-        "headers": f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click",
-        "status": OutboxStatus.QUEUED,
-        "priority": PRIORITY_BULK,
-        "attempts": 0,
-        "next_attempt_at": due,
-        "created_at": now,
-    }
+class _OutboxBatch:
+    """Outbox rows of one kind, inserted in bulk with their ids known in advance (so the
+    invitations can point at their emails). See :mod:`surveys.fielding.bulk`."""
+
+    COLUMNS = ("id", "to_address", "subject", "body_text", "body_html", "headers")
+
+    def __init__(self, session: Session, *, kind: str, now: datetime, due: datetime, html_safe: bool) -> None:
+        self.session = session
+        self.constants = {"kind": kind, "status": OutboxStatus.QUEUED.value, "priority": PRIORITY_BULK,
+                          "attempts": 0, "next_attempt_at": due, "created_at": now}
+        self.html_safe = html_safe  # the links need no HTML escaping (URL-safe base and tokens)
+
+    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str) -> tuple:
+        if self.html_safe:
+            html_link, html_unsubscribe = link, unsubscribe
+        else:
+            html_link, html_unsubscribe = str(escape(link)), str(escape(unsubscribe))
+        return (to, letter.subject,
+                letter.text.replace(_LINK, link).replace(_UNSUBSCRIBE, unsubscribe),
+                letter.html.replace(_LINK, html_link).replace(_UNSUBSCRIBE, html_unsubscribe),
+                f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
+
+    def insert(self, rows: list[tuple]) -> list[int]:
+        """Insert ``rows`` (from :meth:`row`); their ids, in order. The caller's transaction
+        must already have written something (see :func:`bulk.next_ids`)."""
+        if not rows:
+            return []
+        table = OutboxMessage.__table__
+        ids = bulk.next_ids(self.session, table, len(rows))
+        if ids is None:
+            result = self.session.execute(
+                insert(table).values(**self.constants).returning(table.c.id, sort_by_parameter_order=True),
+                [dict(zip(self.COLUMNS[1:], row)) for row in rows])
+            return list(result.scalars())
+        bulk.insert_rows(self.session, table, self.COLUMNS, [(row_id, *row) for row_id, row in zip(ids, rows)],
+                         self.constants)
+        return ids
 
 
-def _insert_outbox(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert outbox rows in bulk; their ids in the order given."""
-    if not rows:
-        return []
-    result = session.execute(insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+def _html_safe(*urls: str) -> bool:
+    return all(str(escape(url)) == url for url in urls)
 
 
 def _claim_send(session: Session, survey: Survey, now: datetime, sent_by: StaffUser | None) -> SurveyFielding:
@@ -356,6 +373,12 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     languages = {m.id: survey_language(panel.contacts[m.id][1], defn) for m in selection.invited}
     letters = _letters("survey_invitation", languages.values(), survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
+    outbox = _OutboxBatch(session, kind=INVITATION_KIND, now=now, due=due,
+                          html_safe=_html_safe(links.url("x"), unsubscribe.url(0, now)))
+    columns = ("member_id", "token_digest", "token_salt", "language", "gender", "age_group", "district_code",
+               "outbox_message_id")
+    constants = {"survey_id": survey.id, "created_at": now, "sent_at": now, "reminders_sent": 0}
+    age_groups: dict[int, str] = {}
     invited = sorted(selection.invited, key=lambda m: m.id)
     total = len(invited)
     for start in range(0, total, CHUNK):
@@ -365,16 +388,15 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
             email, _language, created_at = panel.contacts[member.id]
             salt, token, digest = links.new()
             language = languages[member.id]
-            messages.append(_outbox_row(letters[language], to=email, link=links.url(token),
-                                        unsubscribe=unsubscribe.url(member.id, created_at), now=now, due=due,
-                                        kind=INVITATION_KIND))
-            invitations.append({"survey_id": survey.id, "member_id": member.id, "token_digest": digest,
-                                "token_salt": salt, "language": language, "gender": member.gender,
-                                "age_group": member.age_group(year), "district_code": member.district_code,
-                                "created_at": now, "sent_at": now, "reminders_sent": 0})
-        for invitation, message_id in zip(invitations, _insert_outbox(session, messages)):
-            invitation["outbox_message_id"] = message_id
-        session.execute(insert(Invitation), invitations)
+            messages.append(outbox.row(letters[language], to=email, link=links.url(token),
+                                       unsubscribe=unsubscribe.url(member.id, created_at)))
+            age = age_groups.get(member.birth_year) or age_groups.setdefault(
+                member.birth_year, member.age_group(year))
+            invitations.append((member.id, digest, salt, language, member.gender, age, member.district_code))
+        message_ids = outbox.insert(messages)
+        bulk.insert_rows(session, Invitation.__table__, columns,
+                         [(*invitation, message_id) for invitation, message_id in zip(invitations, message_ids)],
+                         constants)
         if progress:
             progress(start + len(chunk), total)
     excluded = {reason.value: count for reason, count in selection.excluded.items() if count}
@@ -443,6 +465,7 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
         select(Member.id, Member.email, Member.created_at).where(Member.id.in_([m.member_id for m in marked])))}
     letters = _letters("survey_reminder", {m.language for m in marked}, survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
+    outbox = _OutboxBatch(session, kind=REMINDER_KIND, now=now, due=now, html_safe=False)
     rows, changes = [], []
     for invitation_id, member_id, language, salt, digest in sorted(marked):
         email, created_at = contacts[member_id]
@@ -450,11 +473,10 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
         if token is None or token_digest(token) != digest:
             # The link cannot be derived (no salt, or SECRET_KEY changed): a new one.
             salt, token, digest = links.new()
-        rows.append(_outbox_row(letters[language], to=email, link=links.url(token),
-                                unsubscribe=unsubscribe.url(member_id, created_at), now=now, due=now,
-                                kind=REMINDER_KIND))
+        rows.append(outbox.row(letters[language], to=email, link=links.url(token),
+                               unsubscribe=unsubscribe.url(member_id, created_at)))
         changes.append({"id": invitation_id, "token_salt": salt, "token_digest": digest})
-    for change, message_id in zip(changes, _insert_outbox(session, rows)):
+    for change, message_id in zip(changes, outbox.insert(rows)):
         change["reminder_message_id"] = message_id
     session.execute(update(Invitation), changes)
     return len(marked)

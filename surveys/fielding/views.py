@@ -7,6 +7,7 @@ numbers as they are when it is loaded (no JavaScript: a reload shows current num
 
 from __future__ import annotations
 
+import functools
 import time
 
 import click
@@ -216,10 +217,19 @@ def stats(survey_id: int):
 # ---------------------------------------------------------------- CLI
 
 
+def _in_default_language(command):
+    """Run a CLI command in the default language: there is no request to choose one from."""
+
+    @functools.wraps(command)
+    def wrapped(*args, **kwargs):
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            return command(*args, **kwargs)
+
+    return wrapped
+
+
 def _cli_error(message) -> click.ClickException:
-    """A Swedish message from a service, for the terminal (there is no request to pick a language)."""
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return click.ClickException(str(message))
+    return click.ClickException(str(message))
 
 
 def _survey_or_fail(survey_id: int) -> Survey:
@@ -231,6 +241,7 @@ def _survey_or_fail(survey_id: int) -> Survey:
 
 @bp.cli.command("preview")
 @click.argument("survey_id", type=int)
+@_in_default_language
 def preview_command(survey_id: int) -> None:
     """Print what sending would do: counts per stratum and who is left out."""
     result = services.preview(db.session, _survey_or_fail(survey_id))
@@ -245,6 +256,7 @@ def preview_command(survey_id: int) -> None:
 
 @bp.cli.command("send")
 @click.argument("survey_id", type=int)
+@_in_default_language
 def send_command(survey_id: int) -> None:
     """Create and queue the invitations with the settings saved on the fielding page."""
     survey = _survey_or_fail(survey_id)
@@ -266,6 +278,7 @@ def send_command(survey_id: int) -> None:
 
 @bp.cli.command("remind")
 @click.argument("survey_id", type=int)
+@_in_default_language
 def remind_command(survey_id: int) -> None:
     """Queue the reminders that are due now, batch by batch."""
     survey = _survey_or_fail(survey_id)
@@ -279,6 +292,7 @@ def remind_command(survey_id: int) -> None:
 
 @bp.cli.command("status")
 @click.argument("survey_id", type=int)
+@_in_default_language
 def status_command(survey_id: int) -> None:
     """Print the survey's sending progress and its invited/opened/started/completed totals."""
     survey = _survey_or_fail(survey_id)
@@ -290,6 +304,7 @@ def status_command(survey_id: int) -> None:
 
 
 @bp.cli.command("tick")
+@_in_default_language
 def tick_command() -> None:
     """Open and close surveys whose time has come, and queue due reminders (run every minute)."""
     opened, closed = services.open_and_close_due(db.session)

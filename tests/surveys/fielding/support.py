@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,3 +103,22 @@ def deliver(app, *, at: datetime | None = None):
     from panel.mail.dispatcher import dispatch_due
 
     return dispatch_due(app, clock=(lambda: at) if at else utcnow)
+
+
+@contextmanager
+def as_cli(app):
+    """An app context in the default language, as the ``fielding`` CLI commands run: services
+    called outside a request (survey definitions are parsed with Swedish messages)."""
+    from flask_babel import force_locale
+
+    from panel.extensions import db
+
+    with app.app_context(), force_locale("sv"):
+        yield db.session
+
+
+def send_now(app, survey_id: int):
+    with as_cli(app) as db_session:
+        result = services.send_invitations(db_session, db_session.get(Survey, survey_id))
+        db_session.commit()
+    return result

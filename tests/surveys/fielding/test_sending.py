@@ -13,6 +13,7 @@ from surveys.fielding import services
 from surveys.fielding.models import SurveyFielding
 from surveys.models import Survey
 from tests.surveys.fielding.support import (
+    as_cli, send_now,
     base, configure, deliver, html_of, invitations, make_panel, make_survey, page, post, survey_link, text_of,
 )
 
@@ -109,10 +110,7 @@ def test_a_survey_opening_later_sends_its_invitations_at_the_opening_time(app, r
     opens = utcnow() + timedelta(hours=2)
     configure(session, survey, opens_at=opens, closes_at=opens + timedelta(days=7))
     session.commit()
-    with app.app_context():
-        from panel.extensions import db
-        result = services.send_invitations(db.session, db.session.get(Survey, survey.id))
-        db.session.commit()
+    result = send_now(app, survey.id)
     assert result.status == "scheduled"
     assert deliver(app).sent == 0  # not yet
     assert smtp_server.messages == []

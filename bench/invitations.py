@@ -1,0 +1,141 @@
+"""Creating and queueing 50,000 survey invitations: seconds against the 5 s goal.
+
+Run by hand (not a test):
+
+    .venv/bin/python bench/invitations.py                      # SQLite in a temporary folder
+    .venv/bin/python bench/invitations.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_invitations
+
+For PostgreSQL the named database is created when missing, and its tables are dropped
+and created again (never point this at a database you care about).
+
+Setup, not timed: a panel of N members plus 10 % who may not be invited (pending,
+paused, unsubscribed), spread over 2 genders × 7 age bands × 10 districts, in three
+languages; the example survey; settings for a stratified sample of exactly N with
+proportional allocation. Timed: ``surveys.fielding.services.send_invitations`` (load the
+panel, draw the sample, make N tokens and unsubscribe links, render each email once per
+language, bulk-insert N outbox rows and N invitations) plus the commit — what the
+"Skicka" button and ``medborgarpanel fielding send`` do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GOAL_SECONDS = 5.0
+
+
+def prepare_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def build(app, n: int) -> int:
+    """The panel, the survey and its settings; returns the survey id."""
+    from sqlalchemy import insert
+
+    from panel.db import Base, utcnow
+    from panel.extensions import db
+    from panel.models import District, Member
+    from surveys.authoring.services import import_survey
+    from surveys.fielding import services
+    from surveys.fielding.sampling import Target
+
+    with app.test_request_context():  # the survey import speaks Swedish, as on the page
+        engine = db.engine
+        Base.metadata.drop_all(engine)
+        Base.metadata.create_all(engine)
+        session = db.session
+        districts = [District(code=f"{i:04d}", name=f"Område {i}") for i in range(1, 11)]
+        session.add_all(districts)
+        session.flush()
+        rng = random.Random(1)
+        now = utcnow()
+        year = now.year
+        extra = n // 10
+        statuses = ["active"] * n + [rng.choice(["pending", "paused", "unsubscribed"]) for _ in range(extra)]
+        rows = [{
+            "email": f"boende{i}@example.se",
+            "birth_year": year - rng.randint(16, 90),
+            "gender": rng.choice(["kvinna", "man"]),
+            "district_id": rng.choice(districts).id,
+            "language": rng.choice(["sv", "sv", "sv", "en", "ar"]),
+            "status": status,
+            "paused_until": (now + timedelta(days=30)).date() if status == "paused" else None,
+            "source": "open",
+            "created_at": now,
+            "updated_at": now,
+            "confirmed_at": now if status != "pending" else None,
+        } for i, status in enumerate(statuses)]
+        for start in range(0, len(rows), 10_000):
+            session.execute(insert(Member), rows[start:start + 10_000])
+        example = (ROOT / "surveys" / "examples" / "medborgarpanel_exempel.yaml").read_text(encoding="utf-8")
+        survey = import_survey(session, text=example, format="yaml", title="Bench", created_by=None)
+        session.flush()
+        services.save_settings(session, survey, target=Target(), mode="sample", sample_size=n,
+                               allocation="proportional", seed=7, contact_limit=3, contact_window_days=30,
+                               reminder_after_days=7, max_reminders=1, opens_at=None,
+                               closes_at=now + timedelta(days=14))
+        session.commit()
+        return survey.id
+
+
+def run(url: str, n: int) -> float:
+    from flask_babel import force_locale
+
+    from panel.app import create_app
+    from panel.extensions import db
+    from surveys.fielding import services
+    from surveys.models import Survey
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_BASE_URL": "https://panel.example.se"})
+    survey_id = build(app, n)
+    with app.app_context(), force_locale("sv"):  # as the CLI command
+        survey = db.session.get(Survey, survey_id)
+        marks = []
+        started = time.perf_counter()
+        result = services.send_invitations(
+            db.session, survey, progress=lambda done, total: marks.append((done, time.perf_counter() - started)))
+        db.session.commit()
+        seconds = time.perf_counter() - started
+    for done, at in marks:
+        print(f"  queued {done:>6}/{n} at {at:5.2f} s")
+    assert result.invited == n, result
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=50_000, help="invitations to create (default 50,000)")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
+    parser.add_argument("--runs", type=int, default=1, help="repeat, building the data again each time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+        if url.startswith("postgresql"):
+            prepare_postgres(url)
+        label = url.split(":")[0]
+        for number in range(1, args.runs + 1):
+            seconds = run(url, args.n)
+            verdict = "within" if seconds <= GOAL_SECONDS else "OVER"
+            print(f"{label}: created and queued {args.n} invitations in {seconds:.2f} s "
+                  f"({args.n / seconds:,.0f}/s) - {verdict} the {GOAL_SECONDS:.0f} s goal (run {number})")
+
+
+if __name__ == "__main__":
+    main()
