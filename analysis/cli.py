@@ -662,8 +662,6 @@ def cmd_targets(args: argparse.Namespace) -> int:
     keys: list[str | tuple[str, ...]] = [c[0] if len(c) == 1 else c for c in crosses]
     if not keys:
         keys = [d for d in table.dims if d != "period"]
-    if not keys:
-        keys = []
     margins: dict[str, pd.Series] = {}
     for key in keys:
         try:
