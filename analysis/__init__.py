@@ -59,7 +59,7 @@ from analysis.targets import (  # noqa: E402
 )
 
 # estimates
-from analysis.crosstab import CrossTab, RaoScottTest, crosstab  # noqa: E402
+from analysis.crosstab import CrossTab, RaoScottTest, weighted_crosstab  # noqa: E402
 from analysis.estimates import (  # noqa: E402
     OVERALL,
     REPORT_COLUMNS,

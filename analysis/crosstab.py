@@ -27,7 +27,7 @@ Example:
     >>> from analysis.design import SurveyDesign
     >>> rows = ["ja", "nej", "ja", "ja", "nej", "ja"]
     >>> cols = ["K", "K", "M", "M", "M", "K"]
-    >>> table = crosstab(rows, cols, SurveyDesign(np.ones(6)))
+    >>> table = weighted_crosstab(rows, cols, SurveyDesign(np.ones(6)))
     >>> float(table.counts.loc["ja", "K"])
     2.0
 """
@@ -115,7 +115,7 @@ def _interaction_contrasts(nr: int, nc: int) -> np.ndarray:
     return inter - q @ (q.T @ inter)
 
 
-def crosstab(
+def weighted_crosstab(
     rows: ArrayLike,
     columns: ArrayLike,
     design: SurveyDesign,
@@ -134,7 +134,7 @@ def crosstab(
     Example:
         >>> import numpy as np
         >>> from analysis.design import SurveyDesign
-        >>> t = crosstab(["a", "b", "a", "b"], ["x", "x", "y", "y"], SurveyDesign(np.ones(4)))
+        >>> t = weighted_crosstab(["a", "b", "a", "b"], ["x", "x", "y", "y"], SurveyDesign(np.ones(4)))
         >>> t.test.statistic_type
         'F'
     """

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analysis.estimates as estimates
-from analysis.crosstab import crosstab
+from analysis.crosstab import weighted_crosstab
 from analysis.design import SurveyDesign
 from analysis.estimates import (
     OVERALL,
@@ -182,8 +182,8 @@ def test_totals_and_their_counts() -> None:
         (lambda d: survey_proportions([None] * 4, d), "no categories"),
         (lambda d: domain_difference([1.0] * 4, list("AABB"), d, "A", "A"), "two different domains"),
         (lambda d: domain_difference([1.0] * 4, list("AABB"), d, "A", "C"), "'C' has no respondents"),
-        (lambda d: crosstab(list("aaaa"), list("xyxy"), d), "at least two observed categories"),
-        (lambda d: crosstab(list("abab"), list("xyxy"), d, statistic="Wald"), "statistic must be"),
+        (lambda d: weighted_crosstab(list("aaaa"), list("xyxy"), d), "at least two observed categories"),
+        (lambda d: weighted_crosstab(list("abab"), list("xyxy"), d, statistic="Wald"), "statistic must be"),
     ],
 )
 def test_bad_input_says_what_to_fix(call, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -291,14 +291,14 @@ def test_domain_difference_is_antisymmetric() -> None:
 
 def test_crosstab_tables_add_up() -> None:
     data, design = panel()
-    table = crosstab(data["q1"], data["district"], design)
+    table = weighted_crosstab(data["q1"], data["district"], design)
     answered = data["q1"].notna().to_numpy()
     assert table.counts.to_numpy().sum() == pytest.approx(design.weights[answered].sum())
     np.testing.assert_allclose(table.column_shares.sum(axis=0), 1.0)
     assert table.unweighted.to_numpy().sum() == answered.sum()
     assert list(table.counts.columns) == ["Norr", "Soder", "Vaster"]  # unused "Ö" is not a column
     assert 0 <= table.test.p_value <= 1 and table.test.ddf == pytest.approx(table.test.ndf * 299)
-    chisq = crosstab(data["q1"], data["district"], design, statistic="Chisq").test
+    chisq = weighted_crosstab(data["q1"], data["district"], design, statistic="Chisq").test
     assert chisq.ddf is None and chisq.statistic == pytest.approx(table.test.pearson)
 
 
