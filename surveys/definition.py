@@ -54,7 +54,7 @@ FORMAT_VERSION = 1
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 OPTION_VALUE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
-RESERVED_KEYS = frozenset({"csrf_token", "nav"})
+RESERVED_KEYS = frozenset({"csrf_token", "nav", "preview_state"})  # form control names
 OTHER_VALUE = "other"
 DONT_KNOW = "dont_know"
 OTHER_SUFFIX = "-other"

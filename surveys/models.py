@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-import panel.models  # noqa: F401  (staff_user must be on the metadata before the foreign key)
 from panel.db import Base, UTCDateTime, utcnow
 from panel.models import StaffUser
 

@@ -126,7 +126,8 @@ def show(survey_id: int):
 def _render_show(survey: Survey, defn: SurveyDefinition, problems: list[str] | None = None, status: int = 200):
     return render_template("surveys/authoring/show.html", survey=survey, defn=defn, problems=problems or [],
                            readiness=services.readiness_problems(defn), type_labels=TYPE_LABELS,
-                           action_form=ActionForm(), text_in=text_in, autonym=autonym), status
+                           action_form=ActionForm(), text_in=text_in, autonym=autonym,
+                           fielding="fielding.show" in current_app.view_functions), status
 
 
 @bp.route("/<int:survey_id>/source", methods=["GET", "POST"])

@@ -328,3 +328,33 @@ def test_rtl_languages():
     assert is_rtl("ar") and is_rtl("fa") and is_rtl("he") and is_rtl("ur")
     assert not is_rtl("sv") and not is_rtl("en")
     assert direction("ar") == "rtl" and direction("sv") == "ltr"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**15, 10**15) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _nodes(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _nodes(child, path + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _nodes(child, path + (index,))
+
+
+ALL_PATHS = list(_nodes(base()))[1:]
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.sampled_from(ALL_PATHS), value=json_values)
+def test_any_value_anywhere_gives_a_definition_or_named_errors(path, value):
+    data = mutate(path, value)
+    try:
+        parse_definition(data)
+    except DefinitionError as error:
+        assert error.errors and all(": " in message for message in error.errors)

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from flask import render_template_string, request
 from werkzeug.datastructures import MultiDict
 
@@ -232,3 +234,22 @@ def test_prune_drops_answers_that_became_hidden(example):
     assert prune_answers(example, answers) == {"transport": "bil", "bibliotek": "no"}
     answers = {"transport": "other", "transport-other": "Båt", "bibliotek": "yes", "bibliotek_besok": 3}
     assert prune_answers(example, answers) == answers
+
+
+NAMES = ["transport", "transport-other", "trygghet_kvall", "bibliotek", "bibliotek_nojdhet-utbud",
+         "bibliotek_besok", "prioriteringar", "prioriteringar-other", "synpunkter", "nav", "x", ""]
+junk = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
+    ["other", "dont_know", "1", "5", "yes", "skola", "-1", "1e9", "\x00", "<script>", "=1+1"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(page=st.sampled_from(["vardag", "biblioteken", "prioriteringar"]),
+       data=st.lists(st.tuples(st.sampled_from(NAMES), junk), max_size=12),
+       answers=st.fixed_dictionaries({}, optional={"transport": st.sampled_from(["buss", "bil"]),
+                                                   "bibliotek": st.sampled_from(["yes", "no"])}))
+def test_any_submission_is_validated_without_crashing(app, example, page, data, answers):
+    valid, errors, cleaned = submit(app, example, page, data, answers=answers)
+    assert valid == (not errors)
+    if valid:
+        json.dumps(cleaned)
+        assert set(cleaned) <= {q.key for q in example.questions()} | {"transport-other", "prioriteringar-other"}
