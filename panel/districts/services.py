@@ -263,6 +263,20 @@ def import_deso(session: Session, data: bytes, *, scb_key: Mapping[str, str] | N
         deso_code=deso, district_id=target[0].id, regso_code=target[1]), table.encoding)
 
 
+IMPORT_KINDS = ("districts", "postcodes", "deso")
+
+
+def import_file(session: Session, kind: str, data: bytes, *, scb_key: bytes | None = None) -> ImportResult:
+    """Import a file of one of IMPORT_KINDS; ``scb_key`` (SCB's DeSO–RegSO file) is used for "deso" only."""
+    if kind == "districts":
+        return import_districts(session, data)
+    if kind == "postcodes":
+        return import_postcodes(session, data)
+    if kind == "deso":
+        return import_deso(session, data, scb_key=read_scb_deso_key(scb_key) if scb_key else None)
+    raise ValueError(f"unknown import kind {kind!r}; use one of {', '.join(IMPORT_KINDS)}")
+
+
 def _upsert(session: Session, model, rows, build, encoding: str) -> ImportResult:
     """Insert new rows and overwrite changed ones, keyed by the model's one-column primary key."""
     key_column = model.__mapper__.primary_key[0]
@@ -285,6 +299,6 @@ def _upsert(session: Session, model, rows, build, encoding: str) -> ImportResult
 
 __all__ = [
     "DistrictInUse", "DistrictRow", "ImportRejected", "ImportResult", "Problem", "create_district",
-    "delete_district", "district_by_code", "district_for_postcode", "import_deso", "import_districts",
+    "delete_district", "district_by_code", "district_for_postcode", "import_deso", "import_districts", "import_file",
     "import_postcodes", "list_districts", "normalise_postcode", "read_scb_deso_key", "update_district",
 ]

@@ -71,13 +71,6 @@ def _edit_page(district: District, form: DistrictForm, *, status: int, delete_er
                            delete_error=delete_error), status
 
 
-IMPORTERS = {
-    "districts": lambda session, data, key: services.import_districts(session, data),
-    "postcodes": lambda session, data, key: services.import_postcodes(session, data),
-    "deso": lambda session, data, key: services.import_deso(session, data, scb_key=key),
-}
-
-
 @bp.route("/import", methods=["GET", "POST"])
 @role_required("admin")
 def import_file():
@@ -85,8 +78,8 @@ def import_file():
     problems = []
     if form.validate_on_submit():
         try:
-            key = services.read_scb_deso_key(form.scb_key.data.read()) if form.scb_key.data else None
-            result = IMPORTERS[form.kind.data](db.session, form.file.data.read(), key)
+            result = services.import_file(db.session, form.kind.data, form.file.data.read(),
+                                          scb_key=form.scb_key.data.read() if form.scb_key.data else None)
         except services.ImportRejected as rejected:
             db.session.rollback()
             problems = rejected.problems
@@ -103,8 +96,8 @@ def _import_command(kind: str, path: Path, scb_key: Path | None = None) -> None:
     # Problems are written in the default language: there is no request to choose another.
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         try:
-            key = services.read_scb_deso_key(scb_key.read_bytes()) if scb_key else None
-            result = IMPORTERS[kind](db.session, path.read_bytes(), key)
+            result = services.import_file(db.session, kind, path.read_bytes(),
+                                          scb_key=scb_key.read_bytes() if scb_key else None)
         except services.ImportRejected as rejected:
             db.session.rollback()
             raise click.ClickException(f"{path.name}: nothing imported.\n{rejected}") from None

@@ -37,7 +37,7 @@ CODE_LENGTH = 8
 
 SAMPLE_COLUMNS = {
     "person_ref": ("personref", "personreferens", "referens", "lopnummer", "lopnr", "lnr", "id"),
-    "gender": ("kon", "sex", "kön"),
+    "gender": ("kon", "sex"),
     "birth_year": ("fodelsear", "birthyear", "yearofbirth", "fodar"),
     "district": ("omrade", "omradeskod", "districtcode", "distrikt"),
     "name": ("namn", "fulltnamn", "fullname"),
@@ -92,12 +92,11 @@ def unique_codes(session: Session, count: int) -> list[str]:
     codes: set[str] = set()
     while len(codes) < count:
         batch = {new_code() for _ in range(count - len(codes))} - codes
-        taken: set[str] = set()
-        candidates = sorted(batch)
-        for start in range(0, len(candidates), 500):
+        candidates = list(batch)
+        for start in range(0, len(candidates), 500):  # keep IN lists short
             chunk = candidates[start:start + 500]
-            taken.update(session.scalars(select(RecruitmentInvite.code).where(RecruitmentInvite.code.in_(chunk))))
-        codes |= batch - taken
+            batch -= set(session.scalars(select(RecruitmentInvite.code).where(RecruitmentInvite.code.in_(chunk))))
+        codes |= batch
     return list(codes)
 
 
@@ -119,57 +118,58 @@ class SampledPerson:
 
 def read_sample(session: Session, data: bytes, *, today: date | None = None) -> list[SampledPerson]:
     """Check a sample file and return its people; raises ImportRejected listing every problem by line."""
-    today = today or utcnow().date()
     table = read_table(data, columns=SAMPLE_COLUMNS, required=REQUIRED_COLUMNS, example=SAMPLE_EXAMPLE)
     districts = list(session.scalars(select(District)))
-    by_code = {d.code: d for d in districts}
-    by_name = {d.name.casefold(): d for d in districts}
-    youngest = today.year - current_app.config["PANEL_MIN_AGE"]
-    oldest = today.year - members.MAX_AGE
+    lookup = {**{d.name.casefold(): d for d in districts}, **{d.code: d for d in districts}}
+    years = members.birth_year_range(today or utcnow().date())
     problems = Problems()
     seen: dict[str, int] = {}
     people: list[SampledPerson] = []
     for line, values in table.rows:
-        errors: list[str] = []
-        for column, limit in FIELD_LIMITS.items():
-            if len(values.get(column) or "") > limit:
-                errors.append(_("kolumnen %(column)s har mer än %(n)s tecken.", column=column, n=limit))
-        gender = GENDER_VALUES.get(simplify(values["gender"]))
-        if gender is None:
-            errors.append(_("kön %(value)s känns inte igen; skriv kvinna eller man (K/M, eller SCB:s 2/1).",
-                            value=values["gender"]))
-        birth_year = int(values["birth_year"]) if re.fullmatch(r"\d{4}", values["birth_year"]) else None
-        if birth_year is None:
-            errors.append(_("födelseåret %(value)s ska vara fyra siffror, till exempel 1985.",
-                            value=values["birth_year"]))
-        elif not oldest <= birth_year <= youngest:
-            errors.append(_("födelseåret %(value)s går inte: panelen är för den som fyller %(low)s till "
-                            "%(high)s år i år.", value=birth_year, low=today.year - youngest,
-                            high=today.year - oldest))
-        district = by_code.get(values["district"]) or by_name.get(values["district"].casefold())
-        if district is None:
-            errors.append(_("området %(code)s finns inte. Lägg till det under Områden, eller rätta koden.",
-                            code=values["district"]))
-        try:
-            postcode = normalise_postcode(values["postcode"])
-        except ValueError as error:
-            errors.append(str(error))
+        person, errors = _sampled_person(values, lookup, years)
         reference = values["person_ref"]
         if reference in seen:
             errors.append(_("personreferensen %(ref)s finns redan på rad %(other)s.", ref=reference,
                             other=seen[reference]))
-        else:
-            seen[reference] = line
-        if errors:
-            for error in errors:
-                problems.add(line, error)
-            continue
-        people.append(SampledPerson(
-            person_ref=reference, gender=gender, birth_year=birth_year, district=district, name=values["name"],
-            address_line1=values["address_line1"], address_line2=values.get("address_line2") or None,
-            postcode=postcode, city=values["city"]))
+        seen.setdefault(reference, line)
+        for error in errors:
+            problems.add(line, error)
+        if person is not None and not errors:
+            people.append(person)
     problems.raise_if_any()
     return people
+
+
+def _sampled_person(values: dict[str, str], districts: dict[str, District],
+                    years: tuple[int, int]) -> tuple[SampledPerson | None, list[str]]:
+    """One row of the sample as a person, or the row's problems (``districts`` by code or lower-case name)."""
+    errors = [_("kolumnen %(column)s har mer än %(n)s tecken.", column=column, n=limit)
+              for column, limit in FIELD_LIMITS.items() if len(values.get(column) or "") > limit]
+    gender = GENDER_VALUES.get(simplify(values["gender"]))
+    if gender is None:
+        errors.append(_("kön %(value)s känns inte igen; skriv kvinna eller man (K/M, eller SCB:s 2/1).",
+                        value=values["gender"]))
+    birth_year = int(values["birth_year"]) if re.fullmatch(r"\d{4}", values["birth_year"]) else None
+    oldest, youngest = years
+    if birth_year is None:
+        errors.append(_("födelseåret %(value)s ska vara fyra siffror, till exempel 1985.", value=values["birth_year"]))
+    elif not oldest <= birth_year <= youngest:
+        errors.append(_("födelseåret %(value)s går inte: panelen tar emot den som är född %(oldest)s till "
+                        "%(youngest)s.", value=birth_year, oldest=oldest, youngest=youngest))
+    district = districts.get(values["district"]) or districts.get(values["district"].casefold())
+    if district is None:
+        errors.append(_("området %(code)s finns inte. Lägg till det under Områden, eller rätta koden.",
+                        code=values["district"]))
+    try:
+        postcode = normalise_postcode(values["postcode"])
+    except ValueError as error:
+        errors.append(str(error))
+    if errors:
+        return None, errors
+    return SampledPerson(
+        person_ref=values["person_ref"], gender=gender, birth_year=birth_year, district=district,
+        name=values["name"], address_line1=values["address_line1"],
+        address_line2=values.get("address_line2") or None, postcode=postcode, city=values["city"]), errors
 
 
 def create_wave(
@@ -185,9 +185,9 @@ def create_wave(
     """A new wave with one invite and code per sampled person. All or nothing: raises ImportRejected."""
     now = now or utcnow()
     people = read_sample(session, sample, today=now.date())
-    wave = RecruitmentWave(name=" ".join(name.split()), created_at=now, letter_text=letter_text.replace("\r\n", "\n").strip(),
-                           reply_by=reply_by, created_by_id=created_by.id if created_by else None,
-                           status=WaveStatus.OPEN)
+    wave = RecruitmentWave(name=" ".join(name.split()), created_at=now, reply_by=reply_by,
+                           letter_text=letter_text.replace("\r\n", "\n").strip(), status=WaveStatus.OPEN,
+                           created_by_id=created_by.id if created_by else None)
     session.add(wave)
     for person, code in zip(people, unique_codes(session, len(people)), strict=True):
         session.add(RecruitmentInvite(

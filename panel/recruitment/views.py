@@ -139,6 +139,11 @@ def join_details():
     invite = db.session.get(RecruitmentInvite, browser.get(INVITE_KEY) or 0)
     if invite is None:
         return redirect(url_for(".join"))
+    try:
+        services.check_usable(invite)  # used by someone else, or the wave closed, since the code was typed
+    except services.CodeProblem as problem:
+        browser.pop(INVITE_KEY, None)
+        return render_error(400, problem.message)
     form = _prefilled(invite)
     if form.validate_on_submit():
         try:
@@ -148,9 +153,6 @@ def join_details():
         except members.MemberDataError as error:
             db.session.rollback()
             (form[error.field].errors if error.field in form else form.form_errors).append(error.message)
-        except services.CodeProblem as problem:
-            browser.pop(INVITE_KEY, None)
-            return render_error(400, problem.message)
         else:
             db.session.commit()
             browser.pop(INVITE_KEY, None)

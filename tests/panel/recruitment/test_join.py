@@ -196,3 +196,16 @@ def test_a_member_who_leaves_still_counts_as_joined(app, session, districts):
     assert invite.member_id is None and invite.joined_at is not None
     with app.test_request_context():
         assert wave_stats(session, wave).total.joined == 1
+
+
+def test_a_code_accepted_before_the_wave_closed_is_refused_on_the_next_step(client, app, session, districts):
+    from panel.models.recruitment import WaveStatus
+
+    wave = make_wave(app, session)
+    assert enter_code(client, wave.invites[0].code).status_code == 302
+    wave.status = WaveStatus.CLOSED
+    session.commit()
+    response = client.get("/join/details")
+    assert response.status_code == 400
+    assert "gäller inte längre" in response.get_data(as_text=True)
+    assert client.get("/join/details").status_code == 302  # the accepted code is forgotten
