@@ -79,7 +79,7 @@ class Problems:
             raise ImportRejected(items)
 
 
-def _simplify(name: str) -> str:
+def simplify(name: str) -> str:
     """Header text compared loosely: no case, accents, spaces or punctuation ("Födelse-år" → "fodelsear")."""
     decomposed = unicodedata.normalize("NFKD", name.strip().strip('"').lower())
     return "".join(ch for ch in decomposed if ch.isalnum())
@@ -147,10 +147,10 @@ def read_table(
     except (StopIteration, csv.Error):
         raise ImportRejected([Problem(1, _("Rubrikraden kunde inte läsas."))]) from None
 
-    wanted = {_simplify(alias): name for name, aliases in columns.items() for alias in (name, *aliases)}
+    wanted = {simplify(alias): name for name, aliases in columns.items() for alias in (name, *aliases)}
     positions: dict[str, int] = {}
     for index, title in enumerate(header):
-        name = wanted.get(_simplify(title))
+        name = wanted.get(simplify(title))
         if name is None:
             continue
         if name in positions:
