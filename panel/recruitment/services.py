@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.orm import Session

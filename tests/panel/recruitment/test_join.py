@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from panel.db import utcnow
 from panel.mail.dispatcher import dispatch_due
-from panel.models import CodeAttempt, Consent, Member, RecruitmentInvite
+from panel.models import CodeAttempt, Consent, Member
 from panel.recruitment.services import format_code
 from tests.conftest import csrf_token
 from tests.factories import make_member
