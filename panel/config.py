@@ -51,6 +51,9 @@ def from_environment() -> dict[str, object]:
         # Staff login throttling: failures per account+address within the window.
         "PANEL_LOGIN_MAX_FAILURES": _int("PANEL_LOGIN_MAX_FAILURES", 5),
         "PANEL_LOGIN_WINDOW_MINUTES": _int("PANEL_LOGIN_WINDOW_MINUTES", 15),
+        # Recruitment codes typed at /join: wrong codes per address within the window.
+        "PANEL_CODE_MAX_FAILURES": _int("PANEL_CODE_MAX_FAILURES", 10),
+        "PANEL_CODE_WINDOW_MINUTES": _int("PANEL_CODE_WINDOW_MINUTES", 10),
         # Web
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024),
         "BABEL_DEFAULT_LOCALE": "sv",

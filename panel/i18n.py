@@ -8,11 +8,13 @@ Accept-Language, then Swedish.
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and background work: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.args.get("lang")
     if wanted in languages:
         session["lang"] = wanted
