@@ -20,7 +20,20 @@ population figure, e.g. gender "annan") follow one rule everywhere: such a
 respondent is matched on the margin with that variable left out (the
 *collapsed* cell). The collapsed totals ``T_c = sum_g T_gc`` are met by all
 respondents of the collapsed cell, and among the covered respondents the
-categories keep their population shares ``T_gc / T_c``.
+categories keep their population shares ``s_g = T_gc / T_c``. Equivalently,
+an uncovered respondent of cell ``c`` counts as ``s_g`` of a member of every
+covered category ``g``: the margin's constraints are the known totals
+``sum_i w_i x_ig = T_gc`` of ``x_ig = [i in g] + s_g [i uncovered in c]``.
+
+These constraints leave one degree of freedom per collapsed cell (how the
+cell's total is split between covered and uncovered respondents). IPF settles
+it by the raking (minimum discrimination information) criterion, as for
+ordinary margins: each margin step is the I-projection of the current weights
+on that margin's constraints (Ireland & Kullback 1968), so the sweeps converge
+to the unique solution of R's ``calibrate(calfun = "raking")`` with the model
+matrix ``x`` (Csiszár 1975), whatever the order of the margins. In that
+solution an uncovered respondent's adjustment is the population-share-weighted
+geometric mean of the covered categories' adjustments in its cell.
 """
 
 from __future__ import annotations
@@ -81,20 +94,44 @@ class Margin:
         return covered + uncovered, uncovered, target_c
 
     def factors(self, totals: np.ndarray) -> np.ndarray:
-        """Post-stratification factor of every group, plus 1 for the trash group."""
+        """Factor of every group for one IPF step, plus 1 for the trash group.
+
+        Without uncovered respondents this is post-stratification,
+        ``T_g / W_g``. With them it is the I-projection of the current weights
+        on the margin's constraints: in collapsed cell ``c``, with ``U`` the
+        uncovered total, ``W_g`` the covered totals and ``G = prod_g (W_g /
+        s_g)^(s_g)`` their share-weighted geometric mean, the uncovered
+        respondents get ``r = T_c / (G + U)`` and covered category ``g`` gets
+        ``s_g G r / W_g`` (so that ``W'_g = s_g G r`` and ``W'_c = T_c``).
+        """
         n_target = self.target.size
         out = np.ones(self.n_groups + 1)
-        active = ~np.isnan(self.target) & (totals[:n_target] > 0)
+        observed = totals[:n_target]
+        active = ~np.isnan(self.target) & (observed > 0)
         if self.collapsed is None:
-            out[:n_target][active] = self.target[active] / totals[:n_target][active]
+            out[:n_target][active] = self.target[active] / observed[active]
             return out
-        all_c, uncovered_c, target_c = self._collapsed_totals(totals)
-        has = all_c > 0
-        ratio_c = np.where(has, target_c / np.where(has, all_c, 1.0), 1.0)
+        _all_c, uncovered_c, target_c = self._collapsed_totals(totals)
+        c_of = self.collapsed
+        share = np.zeros(n_target)
+        known = ~np.isnan(self.target)
+        share[known] = self.target[known] / np.where(target_c[c_of[known]] > 0, target_c[c_of[known]], 1.0)
+        # log G_c = sum_g s_g log(W_g / s_g) over the categories that can be reached
+        # (every one with s_g > 0 when the margin is feasible)
+        reach = active & (share > 0)
+        terms = np.zeros(n_target)
+        terms[reach] = share[reach] * np.log(observed[reach] / share[reach])
+        share_c = np.bincount(c_of[reach], weights=share[reach], minlength=self.n_collapsed)
+        log_g = np.bincount(c_of, weights=terms, minlength=self.n_collapsed)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            covered_c = np.where(share_c > 0, np.exp(log_g / np.where(share_c > 0, share_c, 1.0)), 0.0)
+        denominator = covered_c + uncovered_c
+        has = denominator > 0
+        ratio_c = np.where(has, target_c / np.where(has, denominator, 1.0), 1.0)
         out[n_target : self.n_groups] = ratio_c
-        share_left = np.where(has, (all_c - uncovered_c) / np.where(has, all_c, 1.0), 1.0)
-        c = self.collapsed[active]
-        out[:n_target][active] = self.target[active] * share_left[c] / totals[:n_target][active]
+        c = c_of[reach]
+        out[:n_target][reach] = share[reach] * covered_c[c] * ratio_c[c] / observed[reach]
+        out[:n_target][active & ~reach] = 0.0  # a population of 0
         return out
 
     def relative_errors(self, totals: np.ndarray) -> np.ndarray:

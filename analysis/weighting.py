@@ -79,7 +79,11 @@ DEFAULT_UNCOVERED: Mapping[str, tuple[str, ...]] = {"gender": ("annan", "uppger_
 UNCOVERED_RULE = (
     "respondents in a category without population figures (uncovered) are matched on every margin "
     "with that variable left out: they count towards the totals of the other variables, and within "
-    "each cell of the other variables the covered categories keep their population shares"
+    "each cell of the other variables the covered categories keep their population shares; the "
+    "uncovered respondents' share of a cell is estimated from the sample, with a standard error "
+    "(rake and poststratify give them the population-share-weighted geometric mean of the covered "
+    "categories' adjustments in their cell, as R's calibrate(calfun='raking') on these constraints; "
+    "the other calibration methods solve the same constraints with their own distance)"
 )
 
 
@@ -902,36 +906,25 @@ def _current_error(problem: _Problem, state: _State) -> float:
     return error
 
 
-def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[float, float] | None,
-           tolerance: float, max_iterations: int) -> tuple[_State, Adjustment, int, float, bool]:
-    table = problem.table
-    table0 = _cell_weights(problem, state)
-    keep = problem.keep_cell
-    if spec.kind in ("poststratify", "rake"):
-        iterations_cap = 1 if spec.kind == "poststratify" else max_iterations
-        outcome = ipf(table0, tuple(_fitted(problem)), tolerance, iterations_cap)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            factor = np.where(table0 > 0, outcome.table / np.where(table0 > 0, table0, 1.0), 0.0)
-        new_state = _State(base=state.base, start=state.start * factor, base_total=state.base_total)
-        adjustment: Adjustment
-        if spec.kind == "poststratify":
-            margin = _fitted(problem)[0]
-            adjustment = PostStratification(cells=table.cell, groups=np.where(keep, margin.groups, -1),
-                                            base=state.base, base_total=table0, start=state.start)
-        else:
-            raking_margins = []
-            for margin, step in zip(_fitted(problem), outcome.step_tables, strict=True):
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    step_factor = np.where(table0 > 0, step / np.where(table0 > 0, table0, 1.0), 0.0)
-                raking_margins.append(RakingMargin(groups=np.where(keep, margin.groups, -1),
-                                                   factor=state.start * step_factor))
-            adjustment = Raking(cells=table.cell, base=state.base, count=np.where(keep, table.count, 0.0),
-                                margins=tuple(raking_margins))
-        return new_state, adjustment, outcome.iterations, outcome.max_error, outcome.converged
+def _has_uncovered(margin: Margin) -> bool:
+    """Does the margin weight any uncovered respondent (by the uncovered rule)?"""
+    return margin.collapsed is not None and bool((margin.groups >= margin.target.size).any())
 
-    # Calibration.
-    assert spec.calfun is not None
-    lower, upper = bounds if bounds is not None else (-math.inf, math.inf)
+
+def _constraint_model(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration constraints of the fitted margins on the cell table.
+
+    Returns ``X`` (cells x constraints) and the totals ``T`` with
+    ``sum_cells W_cell X = T`` at the solution. An ordinary margin gives one
+    indicator per target cell with its population. A margin with uncovered
+    respondents (:data:`UNCOVERED_RULE`) gives, per collapsed cell ``c`` with
+    a positive total, the indicator of every respondent in ``c`` (total
+    ``T_c``) and, per covered category ``g`` of ``c``, ``[cell in g] - s_g
+    [covered cell in c]`` with ``s_g = T_g / T_c`` (total 0: the covered
+    categories keep their population shares). These span the same space as
+    the fractional memberships ``[cell in g] + s_g [uncovered cell in c]``
+    with totals ``T_g``, the form the R reference uses.
+    """
     columns: list[np.ndarray] = []
     column_totals: list[float] = []
     for margin in _fitted(problem):
@@ -957,8 +950,49 @@ def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[flo
                 if target_c[c] > 0:
                     columns.append((margin.groups == g) - (margin.target[g] / target_c[c]) * (cov_c == c))
                     column_totals.append(0.0)
-    model_cells = np.column_stack(columns)
-    totals = np.asarray(column_totals)
+    return np.column_stack(columns), np.asarray(column_totals)
+
+
+def _solve(problem: _Problem, spec: MethodSpec, state: _State, bounds: tuple[float, float] | None,
+           tolerance: float, max_iterations: int) -> tuple[_State, Adjustment, int, float, bool]:
+    table = problem.table
+    table0 = _cell_weights(problem, state)
+    keep = problem.keep_cell
+    if spec.kind in ("poststratify", "rake"):
+        iterations_cap = 1 if spec.kind == "poststratify" else max_iterations
+        outcome = ipf(table0, tuple(_fitted(problem)), tolerance, iterations_cap)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(table0 > 0, outcome.table / np.where(table0 > 0, table0, 1.0), 0.0)
+        new_state = _State(base=state.base, start=state.start * factor, base_total=state.base_total)
+        adjustment: Adjustment
+        if any(_has_uncovered(margin) for margin in _fitted(problem)):
+            # The uncovered rule's constraints are not margin indicators, so R's
+            # raking residuals (back-fitting group means) do not apply: the IPF
+            # limit is R's calibrate(calfun="raking") on the constraint model, and
+            # its variance is that of calibrate (see _constraint_model).
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g_cells = np.where(keep & (table0 > 0), factor, 0.0)
+            adjustment = Calibration(cells=table.cell, model=_constraint_model(problem)[0], base=state.base,
+                                     base_total=table0, g=g_cells, start=state.start)
+        elif spec.kind == "poststratify":
+            margin = _fitted(problem)[0]
+            adjustment = PostStratification(cells=table.cell, groups=np.where(keep, margin.groups, -1),
+                                            base=state.base, base_total=table0, start=state.start)
+        else:
+            raking_margins = []
+            for margin, step in zip(_fitted(problem), outcome.step_tables, strict=True):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    step_factor = np.where(table0 > 0, step / np.where(table0 > 0, table0, 1.0), 0.0)
+                raking_margins.append(RakingMargin(groups=np.where(keep, margin.groups, -1),
+                                                   factor=state.start * step_factor))
+            adjustment = Raking(cells=table.cell, base=state.base, count=np.where(keep, table.count, 0.0),
+                                margins=tuple(raking_margins))
+        return new_state, adjustment, outcome.iterations, outcome.max_error, outcome.converged
+
+    # Calibration.
+    assert spec.calfun is not None
+    lower, upper = bounds if bounds is not None else (-math.inf, math.inf)
+    model_cells, totals = _constraint_model(problem)
     # g is relative to the base weights; without base weights, to equal weights N / n.
     scale = problem.reference_total / float(table0.sum()) if problem.base is None else 1.0
     if problem.continuous:
@@ -1406,8 +1440,10 @@ def rake(respondents: pd.DataFrame, targets: Targets, **options: Unpack[Weightin
     until the largest relative margin error ``max |W_g - T_g| / T_g`` is at
     most ``tolerance`` (Deming & Stephan 1940; R ``survey::rake``, Lumley 2010
     section 7.3). The weights are sampling weights reproducing every margin.
-    ``result.design`` gives R's raking-aware standard errors. Options as for
-    :func:`weight`.
+    ``result.design`` gives R's raking-aware standard errors; when respondents
+    are weighted by :data:`UNCOVERED_RULE`, those of R's ``calibrate(calfun =
+    "raking")`` on the rule's constraints, whose solution the sweeps converge
+    to. Options as for :func:`weight`.
 
     Example:
         >>> frame = pd.DataFrame({"gender": ["kvinna", "man", "man"], "district": ["0180", "0180", "0181"]})
