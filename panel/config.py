@@ -42,12 +42,16 @@ def from_environment() -> dict[str, object]:
         "MAIL_PASSWORD": env("MAIL_PASSWORD"),
         "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER", "Medborgarpanelen <noreply@example.se>"),
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        # Reconnect after this many messages on one SMTP connection (0: never).
+        "MAIL_MAX_EMAILS": _int("MAIL_MAX_EMAILS", 0),
         # A folder (Maildir) whose messages the dev-only mailbox page shows. Demo only.
         "PANEL_DEV_MAILBOX": env("PANEL_DEV_MAILBOX"),
         # Residents
         "PANEL_CONFIRM_HOURS": _int("PANEL_CONFIRM_HOURS", 72),
         "PANEL_MAGIC_LINK_MINUTES": _int("PANEL_MAGIC_LINK_MINUTES", 30),
         "PANEL_MIN_AGE": _int("PANEL_MIN_AGE", 16),
+        # How long a resident stays signed in after opening a magic link.
+        "PANEL_MEMBER_SESSION_MINUTES": _int("PANEL_MEMBER_SESSION_MINUTES", 120),
         # Staff login throttling: failures per account+address within the window.
         "PANEL_LOGIN_MAX_FAILURES": _int("PANEL_LOGIN_MAX_FAILURES", 5),
         "PANEL_LOGIN_WINDOW_MINUTES": _int("PANEL_LOGIN_WINDOW_MINUTES", 15),
