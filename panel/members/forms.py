@@ -107,7 +107,7 @@ def _gender_field():
 def _district_field():
     # Choices are set by the view from the database; the value is the district's id.
     return SelectField(_l("Område"), choices=[], description=_l("Det område i kommunen där du bor."),
-                       invalid_choice_message=_l("Välj ett område i listan."))
+                       validate_choice=False)  # checked by DistrictChoices.validate_district
 
 
 def _postcode_field():
@@ -128,18 +128,24 @@ class DistrictChoices:
     """Forms asking for a district: the view gives the choices, and says whether postcodes are known."""
 
     def set_districts(self, districts, *, postcodes: bool) -> None:
+        """Offer ``districts``; without a postcode table the postcode field goes and a district is required."""
         self.district.choices = [SelectChoice("", _l("Välj område"))] + [
             SelectChoice(str(d.id), d.name) for d in districts
         ]
         if not postcodes:
             del self["postcode"]
+            self.district.flags.required = True
 
     def validate_district(self, field) -> None:
         postcode = self._fields.get("postcode")
-        if not field.data and not (postcode is not None and postcode.data):
+        if not field.data:
+            if postcode is not None and postcode.data:
+                return  # the district comes from the postcode
             if postcode is not None:
                 raise StopValidation(_l("Välj ditt område, eller skriv ditt postnummer."))
             raise StopValidation(_l("Välj ditt område."))
+        if field.data not in {choice.value for choice in field.choices if choice.value}:
+            raise StopValidation(_l("Välj ett område i listan."))
 
 
 class JoinForm(DistrictChoices, FlaskForm):
@@ -149,7 +155,7 @@ class JoinForm(DistrictChoices, FlaskForm):
     district = _district_field()
     postcode = _postcode_field()
     language = _language_field()
-    accept_terms = BooleanField(_l("Jag har läst villkoren och vill vara med i panelen."),
+    accept_terms = BooleanField(_l("Jag har läst villkoren och vill vara med i panelen"),
                                 validators=[InputRequired(_l("Du behöver godkänna villkoren för att gå med."))])
     terms_version = HiddenField(validators=[no_control_characters])
 

@@ -80,6 +80,10 @@ def test_unknown_district_is_refused(client, session, district):
     for value in ["999999", "abc", "-1", "1.5", "0", str(district.id) + "0"]:
         refused(client, session, district, "Välj ett område i listan", district=value)
     refused(client, session, district, "Välj ditt område.", district="")
+    data = join_form(client, district)
+    del data["district"]
+    page = client.post("/panel/join", data=data).get_data(as_text=True)
+    assert "Välj ditt område." in page and "Välj ett område i listan" not in page  # one message, not two
 
 
 def test_district_can_be_derived_from_the_postcode(client, session, district, postcodes):
