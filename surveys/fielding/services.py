@@ -450,10 +450,13 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
     due = _reminder_due(survey, settings, now)
     batch = select(Invitation.id).where(due).order_by(Invitation.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
+        # Rows an answering transaction holds are skipped; the CTE is evaluated once (a
+        # LIMIT ... FOR UPDATE subquery inside IN may be evaluated again per row).
         batch = batch.with_for_update(skip_locked=True)
+    batch = batch.cte("reminder_batch")
     marked = session.execute(
         update(Invitation)
-        .where(Invitation.id.in_(batch.scalar_subquery()), due)
+        .where(Invitation.id.in_(select(batch.c.id)), due)
         .values(reminders_sent=Invitation.reminders_sent + 1, last_reminded_at=now)
         .returning(Invitation.id, Invitation.member_id, Invitation.language, Invitation.token_salt,
                    Invitation.token_digest)
