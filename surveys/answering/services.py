@@ -38,11 +38,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from panel.members.services import age_group
 from panel.models import Member
 from surveys.answering.models import AnswerDraft, Completion, LinkFailure, SurveyResponse
+from surveys.authoring.services import definition_of
 from surveys.definition import Page, QuestionType, SurveyDefinition
 from surveys.fielding.models import Invitation
 from surveys.forms import expected_pages, next_page, previous_page, prune_answers, visible_questions
@@ -188,10 +189,9 @@ def language_for(defn: SurveyDefinition, *wanted: str | None) -> str:
     return next((language for language in wanted if language in defn.languages), defn.default_language)
 
 
-def find_draft(session: Session, invitation: Invitation, *, lock: bool = False) -> AnswerDraft | None:
-    """The invitation's answers in progress; ``lock`` holds the row until the transaction
-    ends (PostgreSQL), so that two tabs saving at once do not overwrite each other."""
-    return session.get(AnswerDraft, invitation.id, with_for_update=lock or None)
+def find_draft(session: Session, invitation: Invitation) -> AnswerDraft | None:
+    """The invitation's answers in progress, if answering has started."""
+    return session.get(AnswerDraft, invitation.id)
 
 
 def start(session: Session, invitation: Invitation, *, language: str, now: datetime) -> AnswerDraft:
@@ -213,22 +213,49 @@ def start(session: Session, invitation: Invitation, *, language: str, now: datet
 
 def respondent(session: Session, invitation_id: Any, survey_id: Any, *, now: datetime,
                grace: timedelta, lock: bool = False) -> tuple[Invitation, AnswerDraft | None]:
-    """The invitation (and its draft) of a respondent session.
+    """The invitation (with its survey) and its draft, for a respondent session.
 
+    One query. With ``lock`` the draft's row stays locked until the transaction ends
+    (PostgreSQL), so that two tabs saving at once do not overwrite each other's page;
+    only an inner join can lock the draft, so a missing draft costs a second query.
     Raises NoRespondent when the session names nothing usable, LinkInvalid when the
     link has since been revoked or expired or the member left. The caller checks
     :func:`check_answerable` (a completed invitation has no draft).
     """
     if not isinstance(invitation_id, int) or not isinstance(survey_id, int):
         raise NoRespondent()
-    invitation = session.get(Invitation, invitation_id)
+    with_survey = joinedload(Invitation.survey, innerjoin=True).defer(Survey.definition)
+    query = select(Invitation, AnswerDraft).options(with_survey).where(Invitation.id == invitation_id)
+    if lock:
+        query = query.join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).with_for_update(of=AnswerDraft)
+    else:
+        query = query.outerjoin(AnswerDraft, AnswerDraft.invitation_id == Invitation.id)
+    row = session.execute(query).first()
+    invitation, draft = row if row is not None else (None, None)
+    if invitation is None and lock:
+        invitation = session.scalar(select(Invitation).options(with_survey).where(Invitation.id == invitation_id))
     if invitation is None or invitation.survey_id != survey_id:
         raise NoRespondent()
     check_link(invitation, now=now, grace=grace)
-    draft = find_draft(session, invitation, lock=lock)
     if draft is None and invitation.completed_at is None:
         session.refresh(invitation)  # another request may just have stored the response
     return invitation, draft
+
+
+_definitions: dict[tuple[int, int, datetime], SurveyDefinition] = {}
+
+
+def definition(survey: Survey) -> SurveyDefinition:
+    """The survey's parsed definition, kept per process until the survey row changes
+    (its revision or update time), so that a page view does not read and parse it."""
+    key = (survey.id, survey.revision, survey.updated_at)
+    found = _definitions.get(key)
+    if found is None:
+        found = definition_of(survey)
+        if len(_definitions) >= 64:
+            _definitions.clear()
+        _definitions[key] = found
+    return found
 
 
 # --- pages -----------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from panel.web import render_error
 from surveys.answering import services
 from surveys.answering.forms import EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm, replace_csrf_error
 from surveys.answering.models import AnswerDraft
-from surveys.authoring.services import definition_of
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
 from surveys.forms import build_page_form, clean_answers, previous_page
@@ -101,7 +100,7 @@ def landing(token: str):
         db.session.commit()  # an unknown token counts towards the throttle
         return _invalid_link()
     form = StartForm()
-    defn = definition_of(invitation.survey)
+    defn = services.definition(invitation.survey)
     wanted = form.language.data if request.method == "POST" else request.args.get("language")
     language = services.language_for(defn, wanted, invitation.language)
     with force_locale(language):
@@ -153,7 +152,7 @@ def respondent_view(view):
             return _no_session()
         except services.LinkInvalid:
             return _invalid_link()
-        defn = definition_of(invitation.survey)
+        defn = services.definition(invitation.survey)
         language = services.language_for(defn, draft.language if draft else state.get("language"),
                                           invitation.language)
         with force_locale(language):

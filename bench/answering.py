@@ -1,0 +1,303 @@
+"""Answering-page throughput under gunicorn, as a ratio to a bare Flask + Jinja page.
+
+Run by hand (not a test):
+
+    .venv/bin/python bench/answering.py
+    .venv/bin/python bench/answering.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_answering \\
+        --seconds 20 --clients 8
+
+For PostgreSQL the named database is created when missing, and its tables are dropped
+and created again (never point this at a database you care about). Without
+``--database-url`` it uses SQLite in a temporary folder (the issue's goal is on PostgreSQL).
+
+Both applications are served the same way: gunicorn on 127.0.0.1 with the same worker
+class, workers and threads (``--workers``, ``--threads``), and driven by the same client:
+``--clients`` threads in this process, each with one keep-alive connection, looping for
+``--seconds`` after a warm-up. One *cycle* is a GET of a page and a POST of its form:
+
+- bare: a Flask app with one Jinja template (a heading and a small form); the GET renders
+  it, the POST reads the form and redirects. No database, no sessions, no CSRF.
+- answering: ``GET /s/answer/vardag`` (the first page of the example survey: single choice
+  with "annat", a 1-5 scale with "vet ej", yes/no) and its POST with valid answers, which
+  validates the form, saves the page into the respondent's draft, commits and redirects.
+  Each client is its own respondent (started through the real landing page beforehand),
+  so clients do not wait for each other's row locks.
+
+Printed: cycles per second of each, the ratio answering / bare (goal >= 0.5), latency
+percentiles, and the load average (the machine is shared; other work inflates times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GOAL = 0.5
+ANSWERS = {"transport": "buss", "trygghet_kvall": "4", "bibliotek": "yes", "nav": "next"}
+
+BARE_APP = textwrap.dedent('''
+    from flask import Flask, redirect, render_template, request
+    from jinja2 import DictLoader
+
+    app = Flask(__name__)
+    PAGE = """<!doctype html>
+    <html lang="sv"><head><meta charset="utf-8"><title>{{ title }}</title></head>
+    <body><main><h1>{{ title }}</h1>
+    <form method="post" action="">
+    {% for question in questions %}
+      <fieldset><legend>{{ question.text }}</legend>
+      {% for value, label in question.options %}
+        <label><input type="radio" name="{{ question.key }}" value="{{ value }}"> {{ label }}</label>
+      {% endfor %}
+      </fieldset>
+    {% endfor %}
+    <button type="submit" name="nav" value="next">Nästa</button>
+    </form></main></body></html>"""
+    QUESTIONS = [
+        {"key": "transport", "text": "Hur tar du dig oftast till arbete eller skola?",
+         "options": [("bil", "Bil"), ("buss", "Buss"), ("cykel", "Cykel"), ("till_fots", "Till fots")]},
+        {"key": "trygghet_kvall", "text": "Hur trygg känner du dig när du går ensam ute på kvällen?",
+         "options": [(str(n), str(n)) for n in range(1, 6)]},
+        {"key": "bibliotek", "text": "Har du besökt något av kommunens bibliotek?",
+         "options": [("yes", "Ja"), ("no", "Nej")]},
+    ]
+
+    app.jinja_loader = DictLoader({"page.html": PAGE})  # compiled once, cached, as files are
+
+    @app.route("/page", methods=["GET", "POST"])
+    def page():
+        if request.method == "POST":
+            request.form.get("transport")
+            return redirect("/page")
+        return render_template("page.html", title="Trygghet och service i kommunen", questions=QUESTIONS)
+''')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def build(url: str, respondents: int) -> list[str]:
+    """Fresh tables, the example survey (open), ``respondents`` members with invitations; the tokens."""
+    from sqlalchemy import text
+
+    from panel.app import create_app
+    from panel.db import Base, utcnow
+    from panel.extensions import db
+    from panel.models import District, Member
+    from surveys.answering.services import token_digest
+    from surveys.definition import definition_to_dict, load_definition
+    from surveys.fielding.models import Invitation
+    from surveys.models import Survey
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
+    with app.test_request_context():  # reading the survey file speaks Swedish, as on a page
+        engine = db.engine
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        Base.metadata.create_all(engine)
+        session = db.session
+        example = (ROOT / "surveys" / "examples" / "medborgarpanel_exempel.yaml").read_text(encoding="utf-8")
+        survey = Survey(title="Bench", definition=definition_to_dict(load_definition(example)), status="open")
+        district = District(code="0980", name="Visby")
+        session.add_all([survey, district])
+        session.flush()
+        tokens = []
+        for i in range(respondents):
+            member = Member(email=f"boende{i}@example.se", birth_year=1950 + i % 50, gender="kvinna",
+                            district_id=district.id, status="active", confirmed_at=utcnow())
+            session.add(member)
+            session.flush()
+            token = secrets.token_urlsafe(32)
+            session.add(Invitation(survey_id=survey.id, member_id=member.id, token_digest=token_digest(token),
+                                   language="sv", gender="kvinna", age_group="45-54", district_code="0980"))
+            tokens.append(token)
+        session.commit()
+    engine.dispose()
+    return tokens
+
+
+class Client:
+    """One keep-alive connection that remembers the session cookie."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        data = response.read().decode("utf-8")
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, data
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
+    if not match:
+        raise SystemExit("no CSRF token on the page")
+    return match.group(1) or match.group(2)
+
+
+def answering_cycle(port: int, token: str):
+    """Start as a respondent through the landing page; return the GET+POST cycle."""
+    client = Client(port)
+    status, landing = client.request("GET", f"/s/{token}")
+    assert status == 200, status
+    status, _ = client.request("POST", f"/s/{token}", {"csrf_token": csrf_of(landing), "language": "sv"})
+    assert status == 302, status
+    status, page = client.request("GET", "/s/answer/vardag")
+    assert status == 200, status
+    form = {"csrf_token": csrf_of(page), **ANSWERS}
+
+    def cycle() -> bool:
+        got, _ = client.request("GET", "/s/answer/vardag")
+        posted, _ = client.request("POST", "/s/answer/vardag", form)
+        return got == 200 and posted == 302
+
+    return cycle
+
+
+def bare_cycle(port: int, _token: str):
+    client = Client(port)
+
+    def cycle() -> bool:
+        got, _ = client.request("GET", "/page")
+        posted, _ = client.request("POST", "/page", {k: v for k, v in ANSWERS.items()})
+        return got == 200 and posted == 302
+
+    return cycle
+
+
+def serve(target: str, env: dict[str, str], workers: int, threads: int, cwd: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", str(workers),
+         "-k", "gthread", "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning", target],
+        cwd=cwd, env={**os.environ, **env, "PYTHONPATH": f"{cwd}:{ROOT}"})
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"gunicorn did not start: {target}")
+
+
+def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float, warmup: float) -> dict:
+    cycles = [make_cycle(port, tokens[i]) for i in range(clients)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures = [0] * clients
+    start_at = time.perf_counter() + warmup
+    stop_at = start_at + seconds
+
+    def run(i: int) -> None:
+        cycle = cycles[i]
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at:
+                return
+            ok = cycle()
+            ended = time.perf_counter()
+            if began >= start_at and ended <= stop_at:
+                latencies[i].append(ended - began)
+                failures[i] += not ok
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done = [value for values in latencies for value in values]
+    quantiles = statistics.quantiles(done, n=100) if len(done) > 1 else [float("nan")] * 99
+    return {"cycles": len(done), "per_second": len(done) / seconds, "failures": sum(failures),
+            "p50_ms": quantiles[49] * 1000, "p95_ms": quantiles[94] * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured time per application")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=8, help="client threads (each its own respondent)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-answering-") as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+        if url.startswith("postgresql"):
+            prepare_postgres(url)
+        tokens = build(url, args.clients)
+        (Path(folder) / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+        load_before = os.getloadavg()
+        results = {}
+        for name, target, make_cycle in (
+            ("bare Flask + Jinja", "bare_app:app", bare_cycle),
+            ("answering page", "panel.app:create_app()", answering_cycle),
+        ):
+            env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_INSTANCE_PATH": folder}
+            process, port = serve(target, env, args.workers, args.threads, folder)
+            try:
+                results[name] = drive(make_cycle, port, tokens, args.clients, args.seconds, args.warmup)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+        load_after = os.getloadavg()
+
+    print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; {args.clients} client threads; "
+          f"{args.seconds:g} s measured after {args.warmup:g} s warm-up; database {url.split(':', 1)[0]}")
+    print(f"{'':22} {'cycles/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'failures':>9}   (one cycle = GET + POST)")
+    for name, result in results.items():
+        print(f"{name:22} {result['per_second']:9.1f} {result['p50_ms']:8.1f} {result['p95_ms']:8.1f} "
+              f"{result['failures']:9d}")
+    ratio = results["answering page"]["per_second"] / results["bare Flask + Jinja"]["per_second"]
+    print(f"ratio answering / bare: {ratio:.2f} (goal >= {GOAL})")
+    print("load average before: {:.1f} {:.1f} {:.1f}, after: {:.1f} {:.1f} {:.1f} on {} cores".format(
+        *load_before, *load_after, os.cpu_count()))
+
+
+if __name__ == "__main__":
+    main()
