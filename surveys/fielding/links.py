@@ -1,7 +1,7 @@
 """The personal links in invitations and reminders, made fast enough for 50,000 at a time.
 
 **Survey links.** Each invitation gets 256 random bits from :mod:`secrets` (its
-``token_salt``); the token in the link is ``base64url(HMAC-SHA256(key, salt))`` with a
+``token_secret``); the token in the link is ``base64url(HMAC-SHA256(key, salt))`` with a
 key derived from the app's ``SECRET_KEY``. The invitation stores the salt and the
 SHA-256 digest of the token, never the token: the answering side finds the invitation
 by ``sha256(token)``, and a reminder derives the same token again, so the invitation's

@@ -3,7 +3,7 @@
 ``Invitation`` is the contract shared with the answering side (surveys.answering):
 one row per invited member and survey, holding the SHA-256 digest of the personal
 link's token (the token itself is never stored; reminders re-derive the same link
-from ``token_salt`` and the app's secret key), the language of the emails and of
+from ``token_secret`` and the app's secret key), the language of the emails and of
 the answering page, the member's stratum at invitation time, and the life cycle
 timestamps invited → opened → started → completed. ``member_id`` becomes NULL when
 the member leaves the panel; the row stays for the survey's statistics.
@@ -54,8 +54,9 @@ class Invitation(Base):
     # 256 random bits (hex) from which the token is derived with a key from the app's
     # SECRET_KEY (HMAC-SHA256), so a reminder can carry the same link as the invitation
     # while the database alone never reveals a working link. See surveys.fielding.links.
-    # NULL for rows made some other way (tests); their reminders get a new link.
-    token_salt: Mapped[str | None] = mapped_column(String(64))
+    # NULL for rows made some other way (tests); their reminders get a new link. Named
+    # "secret" so the member's data export leaves it out, as it does digests.
+    token_secret: Mapped[str | None] = mapped_column(String(64))
     # Language of the emails and of the answering page: the member's, if the survey
     # has it, else "sv".
     language: Mapped[str] = mapped_column(String(8), default="sv")

@@ -375,7 +375,7 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
     outbox = _OutboxBatch(session, kind=INVITATION_KIND, now=now, due=due,
                           html_safe=_html_safe(links.url("x"), unsubscribe.url(0, now)))
-    columns = ("member_id", "token_digest", "token_salt", "language", "gender", "age_group", "district_code",
+    columns = ("member_id", "token_digest", "token_secret", "language", "gender", "age_group", "district_code",
                "outbox_message_id")
     constants = {"survey_id": survey.id, "created_at": now, "sent_at": now, "reminders_sent": 0}
     age_groups: dict[int, str] = {}
@@ -458,7 +458,7 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
         update(Invitation)
         .where(Invitation.id.in_(select(batch.c.id)), due)
         .values(reminders_sent=Invitation.reminders_sent + 1, last_reminded_at=now)
-        .returning(Invitation.id, Invitation.member_id, Invitation.language, Invitation.token_salt,
+        .returning(Invitation.id, Invitation.member_id, Invitation.language, Invitation.token_secret,
                    Invitation.token_digest)
         .execution_options(synchronize_session=False)).all()
     if not marked:
@@ -478,7 +478,7 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
             salt, token, digest = links.new()
         rows.append(outbox.row(letters[language], to=email, link=links.url(token),
                                unsubscribe=unsubscribe.url(member_id, created_at)))
-        changes.append({"id": invitation_id, "token_salt": salt, "token_digest": digest})
+        changes.append({"id": invitation_id, "token_secret": salt, "token_digest": digest})
     for change, message_id in zip(changes, outbox.insert(rows)):
         change["reminder_message_id"] = message_id
     session.execute(update(Invitation), changes)

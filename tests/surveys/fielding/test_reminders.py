@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
@@ -16,8 +16,7 @@ from surveys.fielding.models import Invitation
 from surveys.models import Survey
 from tests.conftest import ON_POSTGRES, POSTGRES_URL
 from tests.surveys.fielding.support import (
-    as_cli, send_now,
-    base, configure, deliver, invitations, make_panel, make_survey, page, post, survey_link,
+    as_cli, send_now, base, configure, deliver, invitations, make_panel, make_survey, page, post, survey_link,
 )
 
 

@@ -11,8 +11,7 @@ from panel.models import OutboxMessage
 from surveys.fielding import services
 from surveys.models import Survey
 from tests.surveys.fielding.support import (
-    as_cli, send_now,
-    base, configure, deliver, make_panel, make_survey, page, post,
+    as_cli, send_now, base, configure, deliver, make_panel, make_survey, page, post,
 )
 
 

@@ -13,8 +13,7 @@ from surveys.fielding import services
 from surveys.fielding.models import SurveyFielding
 from surveys.models import Survey
 from tests.surveys.fielding.support import (
-    as_cli, send_now,
-    base, configure, deliver, html_of, invitations, make_panel, make_survey, page, post, survey_link, text_of,
+    as_cli, base, configure, deliver, html_of, invitations, make_panel, make_survey, page, post, send_now, survey_link,
 )
 
 
@@ -150,3 +149,18 @@ def test_the_progress_page_counts_sent_emails_from_the_outbox(app, analyst, sess
 
 def _email_of(session, survey_id):
     return session.get(Member, invitations(session, survey_id)[0].member_id).email
+
+
+def test_the_members_data_export_lists_the_invitation_but_no_link_secret(app, session, example_text):
+    from panel.members.services import export_member_data
+
+    members = make_panel(session, [(1, "kvinna", 30, "0101")])
+    survey = make_survey(session, example_text)
+    configure(session, survey)
+    session.commit()
+    send_now(app, survey.id)
+    with as_cli(app) as db_session:
+        exported = export_member_data(db_session, db_session.get(Member, members[0].id))
+    [row] = exported["survey_invitation"]
+    assert row["survey_id"] == survey.id and row["sent_at"]
+    assert "token_digest" not in row and "token_secret" not in row

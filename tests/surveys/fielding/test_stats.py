@@ -9,8 +9,7 @@ from surveys.fielding import services
 from surveys.fielding.models import Invitation
 from surveys.models import Survey
 from tests.surveys.fielding.support import (
-    as_cli, send_now,
-    base, configure, invitations, make_panel, make_survey, page,
+    as_cli, send_now, base, configure, invitations, make_panel, make_survey, page,
 )
 
 

@@ -15,8 +15,7 @@ from surveys.models import Survey
 from tests.factories import make_staff
 from tests.surveys.conftest import log_in
 from tests.surveys.fielding.support import (
-    as_cli, send_now,
-    base, configure, invitations, make_panel, make_survey, page, post,
+    send_now, base, configure, invitations, make_panel, make_survey, page, post,
 )
 
 
@@ -139,23 +138,23 @@ def test_contact_fatigue_counts_recent_invitations(app, analyst, session, panel,
     assert "Har redan fått för många inbjudningar under perioden</th><td class=\"num\">11" in html
 
 
-@pytest.mark.parametrize("fields, field, message", [
-    ({"mode": "sample", "sample_size": "17"}, None, "Urvalet kan inte vara större än de 16"),
-    ({"mode": "sample", "sample_size": ""}, None, "Skriv hur många som ska ingå i urvalet"),
-    ({"mode": "sample", "sample_size": "tio"}, None, "Skriv ett antal från 1 till 1 000 000"),
-    ({"age_min": "90"}, None, "Ingen i panelen passar in på urvalet"),
-    ({"age_min": "40", "age_max": "30"}, None, "Den lägsta åldern är högre än den högsta"),
-    ({"districts": ["9999"]}, None, "Okänt val: 9999"),
-    ({"closes_at": "imorgon"}, None, "Skriv datum och tid som 2026-05-04 18:00"),
-    ({"closes_at": "2026-02-30T10:00"}, None, "Skriv datum och tid som 2026-05-04 18:00"),
-    ({"closes_at": ""}, None, "Skriv när enkäten stänger"),
-    ({"closes_at": "2001-01-01T10:00"}, None, "Stängningstiden har redan passerat"),
-    ({"opens_at": (utcnow() + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M")}, None, "måste stänga efter att den öppnar"),
-    ({"mode": "alla"}, None, "Välj ett av alternativen"),
-    ({"seed": "-1"}, None, "Skriv ett heltal från 0 till 2147483647"),
-    ({"max_reminders": "9"}, None, "Skriv ett antal från 0 till 5"),
+@pytest.mark.parametrize("fields, message", [
+    ({"mode": "sample", "sample_size": "17"}, "Urvalet kan inte vara större än de 16"),
+    ({"mode": "sample", "sample_size": ""}, "Skriv hur många som ska ingå i urvalet"),
+    ({"mode": "sample", "sample_size": "tio"}, "Skriv ett antal från 1 till 1 000 000"),
+    ({"age_min": "90"}, "Ingen i panelen passar in på urvalet"),
+    ({"age_min": "40", "age_max": "30"}, "Den lägsta åldern är högre än den högsta"),
+    ({"districts": ["9999"]}, "Okänt val: 9999"),
+    ({"closes_at": "imorgon"}, "Skriv datum och tid som 2026-05-04 18:00"),
+    ({"closes_at": "2026-02-30T10:00"}, "Skriv datum och tid som 2026-05-04 18:00"),
+    ({"closes_at": ""}, "Skriv när enkäten stänger"),
+    ({"closes_at": "2001-01-01T10:00"}, "Stängningstiden har redan passerat"),
+    ({"opens_at": (utcnow() + timedelta(days=9)).strftime("%Y-%m-%dT%H:%M")}, "måste stänga efter att den öppnar"),
+    ({"mode": "alla"}, "Välj ett av alternativen"),
+    ({"seed": "-1"}, "Skriv ett heltal från 0 till 2147483647"),
+    ({"max_reminders": "9"}, "Skriv ett antal från 0 till 5"),
 ])
-def test_bad_input_says_what_to_fix_and_writes_nothing(analyst, session, panel, example_text, fields, field, message):
+def test_bad_input_says_what_to_fix_and_writes_nothing(analyst, session, panel, example_text, fields, message):
     survey = make_survey(session, example_text)
     session.commit()
     response = post(analyst, f"{base(survey.id)}/target", form(**fields))
