@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.db import utcnow
@@ -33,6 +34,15 @@ def shows(browser, text: str) -> bool:
     return True
 
 
+def fill(browser, field_id: str, text: str) -> None:
+    """Replace what a text field holds (select all, then type), and check that it took."""
+    field = browser.find_element(By.ID, field_id)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    field.send_keys(text)
+    assert field.get_attribute("value") == text
+
+
 def submit(browser) -> None:
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
 
@@ -58,8 +68,8 @@ def test_join_form_normal_error_and_sent_states(browser, live_server, session):
     browser.find_element(By.LINK_TEXT, "Gå med i panelen").click()
     assert_accessible(browser, "the join form")
 
-    browser.find_element(By.ID, "email").send_keys("inte-en-adress")
-    browser.find_element(By.ID, "birth_year").send_keys("2020")
+    fill(browser, "email", "inte-en-adress")
+    fill(browser, "birth_year", "2020")
     submit(browser)
     assert shows(browser, "Det finns fel i formuläret")
     assert browser.find_element(By.ID, "birth_year").get_attribute("aria-invalid") == "true"
@@ -67,12 +77,8 @@ def test_join_form_normal_error_and_sent_states(browser, live_server, session):
     assert_accessible(browser, "the join form with errors")
     assert_fits_320(browser, "the join form with errors")
 
-    email = browser.find_element(By.ID, "email")
-    email.clear()
-    email.send_keys("greta@example.se")
-    year = browser.find_element(By.ID, "birth_year")
-    year.clear()
-    year.send_keys("1990")
+    fill(browser, "email", "greta@example.se")
+    fill(browser, "birth_year", "1990")
     browser.find_element(By.CSS_SELECTOR, "label[for=gender-1]").click()
     browser.find_element(By.CSS_SELECTOR, "#district option:nth-child(2)").click()
     browser.find_element(By.ID, "accept_terms").click()
@@ -99,13 +105,11 @@ def test_confirm_page_and_broken_link_page(app, browser, live_server, session):
 def test_magic_link_request_in_normal_and_error_states(browser, live_server, session):
     browser.get(live_server.url + "/panel/me?lang=sv")
     assert_accessible(browser, "the magic-link request page")
-    browser.find_element(By.ID, "email").send_keys("fel@")
+    fill(browser, "email", "fel@")
     submit(browser)
     assert shows(browser, "namn@exempel.se")
     assert_accessible(browser, "the magic-link request page with an error")
-    field = browser.find_element(By.ID, "email")
-    field.clear()
-    field.send_keys("someone@example.se")
+    fill(browser, "email", "someone@example.se")
     submit(browser)
     assert shows(browser, "Titta i din e-post")
     assert_accessible(browser, "the page after asking for a link")
@@ -122,9 +126,7 @@ def test_profile_in_normal_and_error_states_and_leaving(app, browser, live_serve
     assert_accessible(browser, "my page")
     assert_fits_320(browser, "my page")
 
-    year = browser.find_element(By.ID, "birth_year")
-    year.clear()
-    year.send_keys("12")
+    fill(browser, "birth_year", "12")
     browser.find_element(By.XPATH, "//button[text()='Spara ändringarna']").click()
     assert shows(browser, "Det finns fel i formuläret")
     assert_accessible(browser, "my page with an error")
