@@ -26,21 +26,20 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     from panel.accounts.views import bp as accounts
+    from panel.cli import db_cli, i18n_cli
+    from panel.demo import demo_command
     from panel.districts.views import bp as districts
     from panel.mail.views import bp as mail_bp
     from panel.members.views import bp as members
     from panel.overview.views import bp as overview
     from panel.recruitment.views import bp as recruitment
-    from panel.cli import db_cli, i18n_cli
-    from panel.demo import demo_command
+    from surveys.answering.views import bp as answering
+    from surveys.authoring.views import bp as authoring
+    from surveys.fielding.views import bp as fielding
 
-    for blueprint in (accounts, districts, mail_bp, members, overview, recruitment):
+    for blueprint in (accounts, districts, mail_bp, members, overview, recruitment,
+                      authoring, fielding, answering):
         app.register_blueprint(blueprint)
-    from surveys.authoring.views import bp as survey_authoring
-    app.register_blueprint(survey_authoring)
-    from surveys.answering.views import bp as survey_answering
-    app.register_blueprint(survey_answering)
-    app.cli.add_command(db_cli)
-    app.cli.add_command(i18n_cli)
-    app.cli.add_command(demo_command)
+    for command in (db_cli, i18n_cli, demo_command):
+        app.cli.add_command(command)
     return app
