@@ -3,9 +3,11 @@ without sideways scrolling, and every question type answered with the keyboard o
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
@@ -13,14 +15,18 @@ from sqlalchemy import select
 from panel.db import utcnow
 from surveys.answering.models import SurveyResponse
 from tests.browser import assert_accessible
-from tests.surveys.answering.builders import invite, make_survey
+from tests.factories import PASSWORD, make_district, make_member, make_staff
+from tests.surveys.answering.builders import EXAMPLE, invite, make_survey
 
 pytestmark = pytest.mark.browser
 MAX_TABS = 80
 
 
 def shows(browser, text: str) -> bool:
-    WebDriverWait(browser, 10).until(lambda driver: text in driver.page_source)
+    try:
+        WebDriverWait(browser, 10).until(lambda driver: text in driver.page_source)
+    except Exception:
+        raise AssertionError(f"{text!r} not on {browser.current_url}:\n{browser.find_element(By.TAG_NAME, 'main').text}")
     return True
 
 
@@ -169,6 +175,7 @@ def test_closed_not_yet_open_invalid_and_no_session_pages_are_accessible(browser
     _i, closed_token = invite(session, closed)
     _i, later_token = invite(session, later)
     session.commit()
+    browser.get(live_server.url + "/?lang=sv")  # pages without a survey follow the visitor's language
     for path, text, what in ((f"/s/{closed_token}", "Enkäten är stängd", "the closed-survey page"),
                              (f"/s/{later_token}", "Enkäten har inte öppnat än", "the not-yet-open page"),
                              ("/s/" + "x" * 43, "Länken fungerar inte", "the link-not-valid page"),
@@ -203,3 +210,63 @@ def test_a_right_to_left_survey_page_fits_320_px(browser, live_server, session):
         assert_no_sideways_scrolling(browser, "the Arabic landing page")
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_the_whole_way_in_chromium(app, browser, live_server, session, smtp_server):
+    """Analyst: log in, import the survey, target a stratified sample, send. Resident: the
+    emailed link (real SMTP), answered in English."""
+    from panel.mail.dispatcher import dispatch_due
+
+    year = utcnow().year
+    members = []
+    for code, language in (("0101", "sv"), ("0102", "en")):
+        district = make_district(session, code=code)
+        members += [make_member(session, district=district, gender=gender, birth_year=year - age, language=language)
+                    for gender in ("kvinna", "man") for age in (30, 70)]
+    analyst = make_staff(session, role="analyst")
+    session.commit()
+
+    browser.get(live_server.url + "/staff/login?lang=sv")  # Chromium asks for English; the session remembers
+    browser.find_element(By.ID, "email").send_keys(analyst.email)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit].button").click()
+    WebDriverWait(browser, 10).until(lambda driver: driver.current_url.endswith("/staff/"))
+    browser.get(live_server.url + "/staff/surveys/new")
+    browser.execute_script("document.getElementById('text').value = arguments[0]", EXAMPLE.read_text("utf-8"))
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit].button").click()
+    WebDriverWait(browser, 10).until(lambda driver: re.search(r"/staff/surveys/\d+$", driver.current_url))
+    survey_id = int(browser.current_url.rsplit("/", 1)[1])
+
+    browser.get(f"{live_server.url}/staff/surveys/{survey_id}/fielding/target")
+    browser.find_element(By.CSS_SELECTOR, "label[for=mode-1]").click()  # a stratified sample
+    browser.find_element(By.ID, "sample_size").send_keys("8")
+    browser.find_element(By.CSS_SELECTOR, "label[for=allocation-1]").click()  # equal: one per stratum
+    browser.find_element(By.ID, "seed").send_keys("7")
+    closes = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT12:00")
+    browser.execute_script("document.getElementById('closes_at').value = arguments[0]", closes)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
+    assert shows(browser, "Skicka 8 inbjudningar")
+    browser.find_element(By.XPATH, "//button[contains(., 'Skicka 8 inbjudningar')]").click()
+    assert shows(browser, "inbjudningar är köade")
+    assert dispatch_due(app).sent == 8
+
+    english = {m.email for m in members if m.language == "en"}
+    message = next(m for m in smtp_server.messages if str(m["To"]) in english)
+    link = re.search(r"https?://\S+/s/[A-Za-z0-9_-]+", message.get_body(("plain",)).get_content()).group(0)
+    browser.delete_all_cookies()  # from here on, a resident
+    browser.get(link)
+    assert shows(browser, "Safety and services in the municipality")
+    assert browser.find_element(By.CSS_SELECTOR, "html").get_attribute("lang") == "en"
+    send_with_keyboard(browser)
+    assert shows(browser, "How do you usually get to work or school?")
+    choose(browser, "transport", "till_fots")
+    choose(browser, "trygghet_kvall", "5")
+    choose(browser, "bibliotek", "no")
+    send_with_keyboard(browser)
+    assert shows(browser, "Which areas should the municipality prioritise")
+    tick(browser, "prioriteringar", "kultur")
+    send_with_keyboard(browser)
+    assert shows(browser, "Thank you for your answers!")
+
+    response = session.scalars(select(SurveyResponse).where(SurveyResponse.survey_id == survey_id)).one()
+    assert response.language == "en" and response.answers["transport"] == "till_fots"
