@@ -24,7 +24,8 @@ class, workers and threads (``--workers``, ``--threads``), and driven by the sam
   so clients do not wait for each other's row locks.
 
 Printed: cycles per second of each, the ratio answering / bare (goal >= 0.5), latency
-percentiles, and the load average (the machine is shared; other work inflates times).
+percentiles, the gunicorn workers' CPU time per cycle (from /proc; less disturbed than
+throughput when other work shares the machine) and the load average.
 """
 
 from __future__ import annotations
@@ -226,7 +227,25 @@ def serve(target: str, env: dict[str, str], workers: int, threads: int, cwd: str
     raise SystemExit(f"gunicorn did not start: {target}")
 
 
-def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float, warmup: float) -> dict:
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of gunicorn's workers so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float, warmup: float,
+          master: int) -> dict:
     cycles = [make_cycle(port, tokens[i]) for i in range(clients)]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
@@ -248,12 +267,17 @@ def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float
     threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    time.sleep(max(0.0, start_at - time.perf_counter()))
+    cpu_before = server_cpu_seconds(master)
+    time.sleep(max(0.0, stop_at - time.perf_counter()))
+    cpu_after = server_cpu_seconds(master)
     for thread in threads:
         thread.join()
     done = [value for values in latencies for value in values]
     quantiles = statistics.quantiles(done, n=100) if len(done) > 1 else [float("nan")] * 99
     return {"cycles": len(done), "per_second": len(done) / seconds, "failures": sum(failures),
-            "p50_ms": quantiles[49] * 1000, "p95_ms": quantiles[94] * 1000}
+            "p50_ms": quantiles[49] * 1000, "p95_ms": quantiles[94] * 1000,
+            "cpu_ms": (cpu_after - cpu_before) * 1000 / max(len(done), 1)}
 
 
 def main() -> None:
@@ -281,7 +305,8 @@ def main() -> None:
             env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_INSTANCE_PATH": folder}
             process, port = serve(target, env, args.workers, args.threads, folder)
             try:
-                results[name] = drive(make_cycle, port, tokens, args.clients, args.seconds, args.warmup)
+                results[name] = drive(make_cycle, port, tokens, args.clients, args.seconds, args.warmup,
+                                      process.pid)
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
@@ -289,12 +314,14 @@ def main() -> None:
 
     print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; {args.clients} client threads; "
           f"{args.seconds:g} s measured after {args.warmup:g} s warm-up; database {url.split(':', 1)[0]}")
-    print(f"{'':22} {'cycles/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'failures':>9}   (one cycle = GET + POST)")
+    print(f"{'':22} {'cycles/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'server CPU ms/cycle':>20} {'failures':>9}"
+          "   (one cycle = GET + POST)")
     for name, result in results.items():
         print(f"{name:22} {result['per_second']:9.1f} {result['p50_ms']:8.1f} {result['p95_ms']:8.1f} "
-              f"{result['failures']:9d}")
-    ratio = results["answering page"]["per_second"] / results["bare Flask + Jinja"]["per_second"]
-    print(f"ratio answering / bare: {ratio:.2f} (goal >= {GOAL})")
+              f"{result['cpu_ms']:20.2f} {result['failures']:9d}")
+    bare, answering = results["bare Flask + Jinja"], results["answering page"]
+    print(f"ratio answering / bare: {answering['per_second'] / bare['per_second']:.2f} (goal >= {GOAL}); "
+          f"by server CPU per cycle: {bare['cpu_ms'] / answering['cpu_ms']:.2f}")
     print("load average before: {:.1f} {:.1f} {:.1f}, after: {:.1f} {:.1f} {:.1f} on {} cores".format(
         *load_before, *load_after, os.cpu_count()))
 

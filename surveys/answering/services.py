@@ -36,7 +36,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -424,9 +424,10 @@ def is_completed(session: Session, invitation_id: int) -> bool:
 
 
 def delete_abandoned_drafts(session: Session, *, now: datetime, grace: timedelta) -> int:
-    """Delete answers in progress for surveys that closed more than ``grace`` ago; return how many."""
+    """Delete answers in progress that will never be sent: those of surveys closed more
+    than ``grace`` ago, and those of members who have left the panel. Return how many."""
     closed = select(Survey.id).where(Survey.closes_at.is_not(None), Survey.closes_at < now - grace)
-    abandoned = select(Invitation.id).where(Invitation.survey_id.in_(closed))
+    abandoned = select(Invitation.id).where(or_(Invitation.survey_id.in_(closed), Invitation.member_id.is_(None)))
     result = session.execute(delete(AnswerDraft).where(AnswerDraft.invitation_id.in_(abandoned))
                              .execution_options(synchronize_session=False))
     return result.rowcount or 0

@@ -273,7 +273,8 @@ def thanks(respondent: Respondent):
 
 @bp.cli.command("purge-drafts")
 def purge_drafts() -> None:
-    """Delete unfinished answers of surveys closed longer ago than SURVEY_LINK_GRACE_DAYS."""
+    """Delete unfinished answers of surveys closed longer ago than SURVEY_LINK_GRACE_DAYS
+    and of members who have left the panel (run daily, for instance from cron)."""
     removed = services.delete_abandoned_drafts(db.session, now=utcnow(), grace=_grace())
     db.session.commit()
     click.echo(f"deleted {removed} unfinished answer drafts")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from panel.models import District, Member
 from surveys.answering import services
@@ -103,3 +104,27 @@ def test_the_chosen_language_must_be_one_of_the_survey():
     assert services.language_for(defn, "en", "sv") == "en"
     assert services.language_for(defn, "ar", "en") == "en"
     assert services.language_for(defn, None, "fi") == "sv"
+
+
+def test_unfinished_answers_of_closed_surveys_and_of_members_who_left_are_purged(app, runner, session):
+    from panel.db import utcnow
+    from tests.surveys.answering.builders import invite, make_survey
+
+    open_survey = make_survey(session, TWO_PAGES)
+    old_survey = make_survey(session, TWO_PAGES, status="closed", closes_at=utcnow() - timedelta(days=31))
+    recent = make_survey(session, TWO_PAGES, status="closed", closes_at=utcnow() - timedelta(days=2))
+    kept, _t = invite(session, open_survey)
+    left, _t = invite(session, open_survey)
+    stale, _t = invite(session, old_survey)
+    grace, _t = invite(session, recent)
+    for invitation in (kept, left, stale, grace):
+        session.add(AnswerDraft(invitation_id=invitation.id, language="sv", answers={"farg": "rod"}, pages_done={}))
+    session.commit()
+    session.delete(session.get(Member, left.member_id))
+    session.commit()
+
+    result = runner.invoke(args=["answering", "purge-drafts"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 2 unfinished answer drafts" in result.output
+    session.expire_all()
+    assert set(session.scalars(select(AnswerDraft.invitation_id))) == {kept.id, grace.id}
