@@ -73,18 +73,15 @@ def encode_header(value: str) -> str:
     clean_header_value(value)
     if value.isascii() and len(value) <= MAX_LINE - 80:
         return value
-    words, chunk, size = [], [], 0
-    for char in value:
-        width = len(char.encode("utf-8"))
-        if size + width > _WORD_BYTES:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += width
-    words.append("".join(chunk))
-    return "\r\n ".join(
-        f"=?utf-8?b?{binascii.b2a_base64(word.encode('utf-8'), newline=False).decode('ascii')}?=" for word in words
-    )
+    data = value.encode("utf-8")
+    words, start = [], 0
+    while start < len(data):
+        end = min(start + _WORD_BYTES, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # never split a character
+            end -= 1
+        words.append(f"=?utf-8?b?{binascii.b2a_base64(data[start:end], newline=False).decode('ascii')}?=")
+        start = end
+    return "\r\n ".join(words)
 
 
 def _quoted_printable(text: str) -> bytes:

@@ -185,13 +185,21 @@ class SMTPConnection:
         smtp = self._smtp
         if smtp is None:
             raise DeliveryFailed("not connected", permanent=False, connection_lost=True)
+        # The addresses are single, checked addresses (compose.envelope_address), so the
+        # commands are written directly rather than through smtplib's address parser.
+        options = ""
+        if not recipient.isascii():  # a non-ASCII local part (the domain is already IDNA)
+            if not smtp.has_extn("smtputf8"):
+                raise DeliveryFailed("the mail server does not take non-ASCII addresses (no SMTPUTF8)",
+                                     permanent=True)
+            options = " SMTPUTF8"
+            smtp.command_encoding = "utf-8"
         try:
-            options = ["SMTPUTF8"] if not recipient.isascii() and smtp.has_extn("smtputf8") else []
-            code, reply = smtp.mail(envelope_from, options)
+            code, reply = smtp.docmd("MAIL", f"FROM:<{envelope_from}>{options}")
             if code != 250:
                 self._reset()
                 raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
-            code, reply = smtp.rcpt(recipient)
+            code, reply = smtp.docmd("RCPT", f"TO:<{recipient}>")
             if code not in (250, 251):
                 self._reset()
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})

@@ -97,6 +97,10 @@ def dispatch_command(once: bool, batch_size: int, interval: float, worker_id: st
     app = current_app._get_current_object()
     sessions = app.extensions["database"]
     settings = MailSettings.from_config(app.config)
+    try:
+        settings.envelope_from
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     stop = threading.Event()
 
     def progress(stats: dispatcher.DispatchStats) -> None:
@@ -216,8 +220,11 @@ def linkify(text: str) -> Markup:
 
 def _mailbox() -> str:
     """The Maildir path; 404 for anyone but this machine (it holds everyone's login links)."""
-    address = ipaddress.ip_address((request.remote_addr or "0.0.0.0").split("%")[0])
-    if not address.is_loopback:
+    try:
+        loopback = ipaddress.ip_address((request.remote_addr or "").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
         abort(404)
     return current_app.config["PANEL_DEV_MAILBOX"]
 

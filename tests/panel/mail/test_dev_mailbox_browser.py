@@ -27,7 +27,7 @@ def test_newcomer_finds_the_mail_and_follows_its_link(_driver, dev_app, session)
         assert dispatcher.dispatch_due(dev_app).sent == 1
 
         browser.set_window_size(1280, 900)
-        browser.get(server.url + "/dev/mail")
+        browser.get(server.url + "/dev/mail?lang=sv")  # Chromium asks for English otherwise
         assert_accessible(browser, "the dev mailbox list")
         browser.find_element(By.LINK_TEXT, "Bekräfta att du vill vara med").click()
         assert "Textversionen" in browser.page_source
@@ -49,11 +49,11 @@ def test_staff_mail_page_is_accessible(browser, live_server, session):
     make_row(session, 1, to="anna.svensson@example.se", status="failed", attempts=8,
              last_error="gave up after 8 attempts: 451 4.7.1 try later")
     session.commit()
-    browser.get(live_server.url + "/staff/login")
+    browser.get(live_server.url + "/staff/login?lang=sv")  # Chromium asks for English otherwise
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
-    browser.get(live_server.url + "/staff/mail")
+    browser.get(live_server.url + "/staff/mail?lang=sv")
     assert "a…n@example.se" in browser.page_source
     assert_accessible(browser, "the staff mail page")
     browser.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Skicka igen')]").click()

@@ -208,7 +208,7 @@ def test_the_next_message_is_not_accepted_until_the_previous_one_is_recorded(ses
 
     def broken_database(message, worker_id, now):
         if message.id == first:
-            return text("UPDATE no_such_table SET x = 1")  # the database refuses to record it
+            return text("UPDATE no_such_table SET x = 1"), {}  # the database refuses to record it
         return original(message, worker_id, now)
 
     dispatcher._sent = broken_database
