@@ -75,6 +75,9 @@ def _driver():
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900",
                  "--lang=sv-SE"):
         options.add_argument(flag)
+    # Headless Chromium sends "Accept-Language: en-US" whatever --lang says: ask for Swedish,
+    # the interface's default language, so pages render as a Swedish resident sees them.
+    options.add_experimental_option("prefs", {"intl.accept_languages": "sv-SE,sv"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     yield driver
