@@ -1,9 +1,9 @@
 """The personal links in invitations and reminders, made fast enough for 50,000 at a time.
 
 **Survey links.** Each invitation gets 256 random bits from :mod:`secrets` (its
-``token_secret``); the token in the link is ``base64url(HMAC-SHA256(key, salt))`` with a
-key derived from the app's ``SECRET_KEY``. The invitation stores the salt and the
-SHA-256 digest of the token, never the token: the answering side finds the invitation
+``token_secret``); the token in the link is ``base64url(HMAC-SHA256(key, those bits))``
+with a key derived from the app's ``SECRET_KEY``. The invitation stores those bits and
+the SHA-256 digest of the token, never the token: the answering side finds the invitation
 by ``sha256(token)``, and a reminder derives the same token again, so the invitation's
 link and the reminder's link are the same link. Reading the database alone gives no
 working link (that also needs the secret key). Changing ``SECRET_KEY`` leaves every
@@ -69,19 +69,21 @@ class SurveyLinks:
         except BuildError:  # an app without the answering blueprint: the agreed URL
             path = f"/s/{PLACEHOLDER}"
         self._url = absolute_url(path)
+        self._head, self._tail = self._url.split(PLACEHOLDER)
 
-    def token_for(self, salt: str) -> str:
-        return _b64(hmac.digest(self._key, bytes.fromhex(salt), "sha256"))
+    def token_for(self, secret: str) -> str:
+        """The token of the invitation whose ``token_secret`` is ``secret``."""
+        return _b64(hmac.digest(self._key, bytes.fromhex(secret), "sha256"))
 
     def new(self) -> tuple[str, str, str]:
-        """(salt, token, digest) for a new invitation."""
-        salt = secrets.token_hex(32)
-        token = self.token_for(salt)
-        return salt, token, token_digest(token)
+        """(token_secret, token, token_digest) for a new invitation."""
+        raw = secrets.token_bytes(32)
+        token = _b64(hmac.digest(self._key, raw, "sha256"))
+        return raw.hex(), token, hashlib.sha256(token.encode("ascii")).hexdigest()
 
     def url(self, token: str) -> str:
         """PANEL_BASE_URL/s/<token>."""
-        return self._url.replace(PLACEHOLDER, token)
+        return self._head + token + self._tail
 
 
 def landing_url(token: str) -> str:
@@ -98,13 +100,14 @@ class UnsubscribeLinks:
         self._digest = signer.digest_method().name
         self._sep = signer.sep.decode("ascii")
         self._url = absolute_url(path_for("members.unsubscribe", token=PLACEHOLDER))
+        self._head, self._tail = self._url.split(PLACEHOLDER)
         self._fast_is_right: bool | None = None
 
     def _fast(self, member_id: int, created_at: datetime) -> str:
         stamp = round(created_at.timestamp() * 1_000_000)  # as member_tokens.created_stamp
         payload = _b64(f"[{member_id},{stamp}]".encode("ascii"))
         signature = _b64(hmac.digest(self._key, payload.encode("ascii"), self._digest))
-        return self._url.replace(PLACEHOLDER, payload + self._sep + signature)
+        return self._head + payload + self._sep + signature + self._tail
 
     @staticmethod
     def _slow(member_id: int, created_at: datetime) -> str:

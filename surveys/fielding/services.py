@@ -300,31 +300,35 @@ class _OutboxBatch:
                           "attempts": 0, "next_attempt_at": due, "created_at": now}
         self.html_safe = html_safe  # the links need no HTML escaping (URL-safe base and tokens)
 
-    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str) -> tuple:
+    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str, message_id: int | None) -> tuple:
+        """One email: ``letter`` with the two personal links put in. ``message_id`` from :meth:`new_ids`."""
         if self.html_safe:
             html_link, html_unsubscribe = link, unsubscribe
         else:
             html_link, html_unsubscribe = str(escape(link)), str(escape(unsubscribe))
-        return (to, letter.subject,
+        return (message_id, to, letter.subject,
                 letter.text.replace(_LINK, link).replace(_UNSUBSCRIBE, unsubscribe),
                 letter.html.replace(_LINK, html_link).replace(_UNSUBSCRIBE, html_unsubscribe),
                 f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
 
+    def new_ids(self, count: int) -> list[int | None]:
+        """Ids for the next ``count`` rows (None each where the database cannot give them in
+        advance: :meth:`insert` then asks for them back). The caller's transaction must
+        already have written something (see :func:`bulk.next_ids`)."""
+        return bulk.next_ids(self.session, OutboxMessage.__table__, count) or [None] * count
+
     def insert(self, rows: list[tuple]) -> list[int]:
-        """Insert ``rows`` (from :meth:`row`); their ids, in order. The caller's transaction
-        must already have written something (see :func:`bulk.next_ids`)."""
+        """Insert ``rows`` (from :meth:`row`); their ids, in order."""
         if not rows:
             return []
         table = OutboxMessage.__table__
-        ids = bulk.next_ids(self.session, table, len(rows))
-        if ids is None:
+        if rows[0][0] is None:
             result = self.session.execute(
                 insert(table).values(**self.constants).returning(table.c.id, sort_by_parameter_order=True),
-                [dict(zip(self.COLUMNS[1:], row)) for row in rows])
+                [dict(zip(self.COLUMNS[1:], row[1:])) for row in rows])
             return list(result.scalars())
-        bulk.insert_rows(self.session, table, self.COLUMNS, [(row_id, *row) for row_id, row in zip(ids, rows)],
-                         self.constants)
-        return ids
+        bulk.insert_rows(self.session, table, self.COLUMNS, rows, self.constants)
+        return [row[0] for row in rows]
 
 
 def _html_safe(*urls: str) -> bool:
@@ -383,20 +387,22 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     total = len(invited)
     for start in range(0, total, CHUNK):
         chunk = invited[start:start + CHUNK]
+        message_ids = outbox.new_ids(len(chunk))
         invitations, messages = [], []
-        for member in chunk:
+        for member, message_id in zip(chunk, message_ids):
             email, _language, created_at = panel.contacts[member.id]
-            salt, token, digest = links.new()
+            secret, token, digest = links.new()
             language = languages[member.id]
             messages.append(outbox.row(letters[language], to=email, link=links.url(token),
-                                       unsubscribe=unsubscribe.url(member.id, created_at)))
+                                       unsubscribe=unsubscribe.url(member.id, created_at), message_id=message_id))
             age = age_groups.get(member.birth_year) or age_groups.setdefault(
                 member.birth_year, member.age_group(year))
-            invitations.append((member.id, digest, salt, language, member.gender, age, member.district_code))
-        message_ids = outbox.insert(messages)
-        bulk.insert_rows(session, Invitation.__table__, columns,
-                         [(*invitation, message_id) for invitation, message_id in zip(invitations, message_ids)],
-                         constants)
+            invitations.append((member.id, digest, secret, language, member.gender, age, member.district_code,
+                                message_id))
+        inserted = outbox.insert(messages)
+        if message_ids[:1] == [None]:  # ids known only now (neither SQLite nor PostgreSQL)
+            invitations = [(*row[:-1], message_id) for row, message_id in zip(invitations, inserted)]
+        bulk.insert_rows(session, Invitation.__table__, columns, invitations, constants)
         if progress:
             progress(start + len(chunk), total)
     excluded = {reason.value: count for reason, count in selection.excluded.items() if count}
@@ -470,15 +476,16 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
     outbox = _OutboxBatch(session, kind=REMINDER_KIND, now=now, due=now, html_safe=False)
     rows, changes = [], []
-    for invitation_id, member_id, language, salt, digest in sorted(marked):
+    for (invitation_id, member_id, language, secret, digest), message_id in zip(
+            sorted(marked), outbox.new_ids(len(marked))):
         email, created_at = contacts[member_id]
-        token = links.token_for(salt) if salt else None
+        token = links.token_for(secret) if secret else None
         if token is None or token_digest(token) != digest:
-            # The link cannot be derived (no salt, or SECRET_KEY changed): a new one.
-            salt, token, digest = links.new()
+            # The link cannot be derived (no secret, or SECRET_KEY changed): a new one.
+            secret, token, digest = links.new()
         rows.append(outbox.row(letters[language], to=email, link=links.url(token),
-                               unsubscribe=unsubscribe.url(member_id, created_at)))
-        changes.append({"id": invitation_id, "token_secret": salt, "token_digest": digest})
+                               unsubscribe=unsubscribe.url(member_id, created_at), message_id=message_id))
+        changes.append({"id": invitation_id, "token_secret": secret, "token_digest": digest})
     for change, message_id in zip(changes, outbox.insert(rows)):
         change["reminder_message_id"] = message_id
     session.execute(update(Invitation), changes)
