@@ -41,6 +41,16 @@ def absolute_url(path: str) -> str:
     return current_app.config["PANEL_BASE_URL"] + path
 
 
+def email_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for an email to ``endpoint``, inside or outside a request.
+
+    Built from the app's URL map and PANEL_BASE_URL only (the CLI and the dispatcher
+    have no request to take a host from, and a request's host must never be used).
+    """
+    path = current_app.url_map.bind("panel.invalid", script_name="/").build(endpoint, values)
+    return absolute_url(path)
+
+
 def render_email(template: str, language: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
     """Return (subject, text, html) for an email template in ``language``.
 

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analysis.targets.agebands import DEFAULT_AGE_BANDS
 from panel.db import Base, utcnow
-from panel.mail.outbox import PRIORITY_DIRECT, absolute_url, queue_email
+from panel.mail.outbox import PRIORITY_DIRECT, email_url, queue_email
 from panel.members import terms, tokens
 from panel.models import Consent, District, Member, MemberToken, OutboxMessage, PanelExit, PostcodeDistrict
 from panel.models.member import Gender, LeaveReason, MemberSource, MemberStatus, TokenPurpose
@@ -179,16 +179,8 @@ def has_postcodes(session: Session) -> bool:
 # ---------------------------------------------------------------- links and emails
 
 
-def _path(endpoint: str, **values: Any) -> str:
-    """A URL path for an email link, also outside a request (CLI, dispatcher)."""
-    if has_request_context():
-        return url_for(endpoint, _external=False, **values)
-    with current_app.test_request_context():
-        return url_for(endpoint, _external=False, **values)
-
-
 def email_link(endpoint: str, **values: Any) -> str:
-    return absolute_url(_path(endpoint, **values))
+    return email_url(endpoint, **values)
 
 
 def unsubscribe_url(member: Member) -> str:
