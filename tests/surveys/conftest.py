@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -45,9 +46,11 @@ def analyst(client, session):
     user = StaffUser(email=f"analytiker{next(_numbers)}@kommun.test", name="Analytiker", role="analyst",
                      password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1"))
     session.add(user)
-    session.commit()
+    session.flush()
+    client.user = SimpleNamespace(id=user.id, email=user.email)
+    cookie_value = user.get_id()
+    session.commit()  # and no new transaction: on PostgreSQL an idle one would hold locks
     with client.session_transaction() as cookie:
-        cookie["_user_id"] = user.get_id()
+        cookie["_user_id"] = cookie_value
         cookie["_fresh"] = True
-    client.user = user
     return client

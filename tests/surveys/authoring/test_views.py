@@ -17,8 +17,9 @@ BASE = "/staff/surveys"
 
 def make_survey(session, text, title="Exempel"):
     survey = services.import_survey(session, text=text, format="yaml", title=title, created_by=None)
+    survey_id = survey.id
     session.commit()
-    return survey
+    return fresh(session, survey_id)
 
 
 def post(client, url, data=None, token_from=None, **kwargs):
@@ -28,8 +29,21 @@ def post(client, url, data=None, token_from=None, **kwargs):
 
 
 def fresh(session, survey_id) -> Survey:
+    """The survey as stored now, detached, with the test's transaction ended.
+
+    An idle transaction would hold locks on PostgreSQL, where other test runs share the
+    database and truncate every table between tests.
+    """
     session.expire_all()
-    return session.get(Survey, survey_id)
+    survey = session.get(Survey, survey_id)
+    session.expunge(survey)
+    session.rollback()
+    return survey
+
+
+def freeze(session, survey_id) -> None:
+    services.freeze_structure(session.get(Survey, survey_id))
+    session.commit()
 
 
 def text_of(response) -> str:
@@ -41,10 +55,10 @@ def text_of(response) -> str:
 
 def test_committee_members_and_strangers_cannot_author(client, session, example_text):
     survey = make_survey(session, example_text)
-    member = make_staff(session, "committee")
+    email = make_staff(session, "committee").email
     session.commit()
     assert client.get(f"{BASE}/").status_code == 302  # to the login page
-    log_in(client, member.email)
+    log_in(client, email)
     for url in (f"{BASE}/", f"{BASE}/new", f"{BASE}/{survey.id}", f"{BASE}/{survey.id}/preview/sv",
                 f"{BASE}/{survey.id}/export.yaml", f"{BASE}/{survey.id}/source"):
         assert client.get(url).status_code == 403, url
@@ -308,8 +322,7 @@ def test_export_downloads_a_file_that_imports_back(analyst, session, example_tex
 
 def test_copy_makes_a_new_draft(analyst, session, example_text):
     survey = make_survey(session, example_text)
-    services.freeze_structure(survey)
-    session.commit()
+    freeze(session, survey.id)
     response = post(analyst, f"{BASE}/{survey.id}/copy")
     assert response.status_code == 303
     copy = session.scalars(select(Survey).where(Survey.id != survey.id)).one()
@@ -320,8 +333,7 @@ def test_copy_makes_a_new_draft(analyst, session, example_text):
 
 def test_a_sent_survey_keeps_its_structure_but_texts_can_be_corrected(analyst, session, example_text):
     survey = make_survey(session, example_text)
-    services.freeze_structure(survey)
-    session.commit()
+    freeze(session, survey.id)
     page = text_of(analyst.get(f"{BASE}/{survey.id}"))
     assert "Frågorna, svarsalternativen, villkoren och ordningen är låsta" in page
     assert "Flytta upp" not in page and "Lägg till en fråga" not in page
