@@ -5,10 +5,10 @@ One round (``dispatch_once``):
 1. Rows left in ``sending`` by a dispatcher that died (claimed longer ago than the
    lease, 10 minutes) go back to ``queued``.
 2. Up to ``batch_size`` due rows are claimed in one statement and committed:
-   ``UPDATE ... SET status='sending', claimed_by=<worker> WHERE id IN (SELECT ...
-   FOR UPDATE SKIP LOCKED) AND status='queued' RETURNING ...``. On PostgreSQL
-   several dispatchers skip each other's rows; SQLite has a single writer, and
-   the one UPDATE statement is atomic there.
+   ``WITH due AS (SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED) UPDATE ...
+   SET status='sending', claimed_by=<worker> FROM due WHERE id = due.id AND
+   status='queued' RETURNING ...``. On PostgreSQL several dispatchers skip each
+   other's rows; SQLite has a single writer, and the statement is atomic there.
 3. The rows are sent over one SMTP connection. Each outcome is committed on its
    own, by a second thread with its own database connection, while the next
    message is already being transmitted. The final "." that makes the server
@@ -210,16 +210,19 @@ def _release_stale(session: Session, now: datetime, lease: timedelta) -> int:
 
 
 def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> list[Outgoing]:
+    # A CTE, not "id IN (subquery)": PostgreSQL may run such a subquery more than once,
+    # and then claims more than batch_size rows; a locking CTE is evaluated exactly once.
     due = (
         select(_c.id)
         .where(_c.status == OutboxStatus.QUEUED, _c.next_attempt_at <= now)
         .order_by(_c.priority, _c.next_attempt_at, _c.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
+        .cte("due")
     )
     rows = session.execute(
         update(_table)
-        .where(_c.id.in_(due), _c.status == OutboxStatus.QUEUED)
+        .where(_c.id == due.c.id, _c.status == OutboxStatus.QUEUED)
         .values(status=OutboxStatus.SENDING, claimed_by=worker_id, claimed_at=now)
         .returning(_c.id, _c.to_address, _c.subject, _c.body_text, _c.body_html, _c.headers,
                    _c.attempts, _c.created_at, _c.priority)
