@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import assert_accessible
 from tests.factories import PASSWORD, make_staff
@@ -20,12 +22,15 @@ def analyst_browser(browser, live_server, session):
     browser.get(live_server.url + "/staff/login")
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-    assert browser.current_url.endswith("/staff/")
+    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
     return browser
 
 
 def submit(browser, selector="form[novalidate] button[type=submit].button"):
+    """Press the button and wait for the next page."""
+    old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
 
 
 def fits_320(browser, what):
@@ -59,7 +64,7 @@ def test_target_preview_send_progress_and_statistics_pages(analyst_browser, live
     assert browser.current_url.endswith("/preview"), browser.page_source[:2000]
     assert_accessible(browser, "the preview")
     fits_320(browser, "the preview")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/send'] button").click()
+    submit(browser, "form[action$='/send'] button")
     assert "4 inbjudningar är köade" in browser.page_source
     assert_accessible(browser, "the fielding page after sending")
     browser.get(url + "/stats")
