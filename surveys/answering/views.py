@@ -22,7 +22,7 @@ import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from panel.db import utcnow
 from panel.extensions import csrf, db
@@ -99,27 +99,39 @@ def landing(token: str):
     except services.LinkInvalid:
         db.session.commit()  # an unknown token counts towards the throttle
         return _invalid_link()
-    form = StartForm()
-    defn = services.definition(invitation.survey)
-    wanted = form.language.data if request.method == "POST" else request.args.get("language")
+    form, defn = StartForm(), services.definition(invitation.survey)
+    wanted = form.language.data if form.is_submitted() else request.args.get("language")
     language = services.language_for(defn, wanted, invitation.language)
     with force_locale(language):
         try:
             services.check_answerable(invitation, now)
         except services.AnsweringError as error:
             return _stopped(error, invitation.survey, defn, language)
-        if request.method == "POST" and form.validate():
-            services.start(db.session, invitation, language=language, now=now)
-            db.session.commit()
-            session[SESSION_KEY] = {"invitation": invitation.id, "survey": invitation.survey_id, "language": language}
-            return redirect(url_for(".resume"))
-        if replace_csrf_error(form, START_EXPIRED):
-            form.language.data = language
-        services.mark_opened(db.session, invitation, now)
-        draft = services.find_draft(db.session, invitation)
+        if form.validate_on_submit():
+            return _start(invitation, language, now)
+        return _landing_page(invitation, defn, language, form, now)
+
+
+def _start(invitation: Invitation, language: str, now):
+    """The start button: a draft to save answers in, the invitation in the session cookie."""
+    try:
+        services.start(db.session, invitation, language=language, now=now)
         db.session.commit()
-        return _render("landing.html", defn, language, 400 if form.errors else 200, form=form,
-                       survey=invitation.survey, started=draft is not None and bool(draft.pages_done))
+    except IntegrityError:  # a double click: the other request has just made the draft
+        db.session.rollback()
+    session[SESSION_KEY] = {"invitation": invitation.id, "survey": invitation.survey_id, "language": language}
+    return redirect(url_for(".resume"))
+
+
+def _landing_page(invitation: Invitation, defn: SurveyDefinition, language: str, form: StartForm, now):
+    """The intro and the start button; notes the first fetch of the link (perhaps by a mail scanner)."""
+    if replace_csrf_error(form, START_EXPIRED):
+        form.language.data = language
+    services.mark_opened(db.session, invitation, now)
+    draft = services.find_draft(db.session, invitation)
+    db.session.commit()
+    return _render("landing.html", defn, language, 400 if form.errors else 200, form=form,
+                   survey=invitation.survey, started=draft is not None and bool(draft.pages_done))
 
 
 # --- the respondent session -------------------------------------------------------------

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from panel.db import utcnow
+
 from surveys.answering.models import Completion, SurveyResponse
 from tests.surveys.answering.builders import TWO_PAGES, invite, make_survey, start, submit, token_on
 
@@ -88,3 +90,41 @@ def test_the_database_refuses_a_second_completion_of_an_invitation(on_last_page,
     session.add(Completion(invitation_id=on_last_page.invitation.id))
     with pytest.raises(IntegrityError):
         session.commit()
+
+
+def test_a_double_click_on_the_start_button_starts_once(app, session):
+    survey = make_survey(session, TWO_PAGES)
+    # Already opened and started once (say the draft was lost): no row lock on the
+    # invitation then keeps the two requests apart, only the draft's primary key does.
+    invitation, token = invite(session, survey, opened_at=utcnow(), started_at=utcnow())
+    session.commit()
+    client = app.test_client()
+    landing = client.get(f"/s/{token}").get_data(as_text=True)
+    with client.session_transaction() as cookie:
+        state = dict(cookie)
+    form = {"csrf_token": token_on(landing), "language": "sv"}
+    clients = []
+    for _ in range(4):
+        other = app.test_client()
+        with other.session_transaction() as cookie:
+            cookie.update(state)
+        clients.append(other)
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def press(other):
+        barrier.wait()
+        statuses.append(other.post(f"/s/{token}", data=form).status_code)
+
+    threads = [threading.Thread(target=press, args=(other,)) for other in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert statuses == [302] * len(clients)
+    assert all(other.get("/s/answer").headers["Location"] == "/s/answer/p1" for other in clients)
+    from surveys.answering.models import AnswerDraft
+
+    assert session.scalar(select(func.count()).select_from(AnswerDraft)) == 1
+    session.refresh(invitation)
+    assert invitation.started_at is not None
