@@ -144,7 +144,8 @@ class TargetForm(FlaskForm):
                             _l("Skriv ett antal från 1 till 100, eller lämna tomt."),
                             description=_l("Medlemmar som redan har fått så många inbjudningar under perioden "
                                            "nedan får inte den här. Lämna tomt för ingen gräns."))
-    contact_window_days = _number(_l("Period för gränsen, i dagar"), 1, 365, _l("Skriv ett antal dagar från 1 till 365."),
+    contact_window_days = _number(_l("Period för gränsen, i dagar"), 1, 365,
+                                  _l("Skriv ett antal dagar från 1 till 365."),
                                   required=True, default="30")
     opens_at = _when(_l("Öppnar"), required=False,
                      description=_l("Svensk tid. Inbjudningarna skickas då. Lämna tomt för att öppna när du skickar."))

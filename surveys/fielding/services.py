@@ -41,6 +41,7 @@ from panel.mail.outbox import PRIORITY_BULK, render_email
 from panel.members.services import contactable
 from panel.models import District, Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
+from surveys.authoring.services import definition_of, freeze_structure, readiness_problems
 from surveys.definition import SurveyDefinition, text_in
 from surveys.fielding import bulk, sampling
 from surveys.fielding.links import SurveyLinks, UnsubscribeLinks, token_digest
@@ -355,8 +356,6 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     The emails are due at the opening time (or now, if the survey opens at once). The
     survey's structure is frozen. ``progress(done, total)`` is called after each chunk.
     """
-    from surveys.authoring.services import definition_of, freeze_structure, readiness_problems
-
     now = now or utcnow()
     if survey.status not in (SurveyStatus.DRAFT,):
         raise AlreadySent()
@@ -447,8 +446,6 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
     invitation completed before it runs is never reminded. Call repeatedly, committing
     after each batch, until it returns 0.
     """
-    from surveys.authoring.services import definition_of
-
     now = now or utcnow()
     settings = session.get(SurveyFielding, survey.id)
     if settings is None or settings.sent_at is None or survey.status != SurveyStatus.OPEN:

@@ -22,6 +22,7 @@ from panel.db import utcnow
 from panel.extensions import db
 from panel.members.forms import GENDER_CHOICES
 from panel.web import render_error
+from surveys.authoring.services import definition_of, readiness_problems
 from surveys.fielding import services
 from surveys.fielding.forms import ButtonForm, ScheduleForm, TargetForm, as_local_input
 from surveys.fielding.models import Invitation
@@ -129,8 +130,6 @@ def preview(survey_id: int):
 
 
 def _preview_page(survey: Survey, problem: str | None = None, status: int = 200):
-    from surveys.authoring.services import definition_of, readiness_problems
-
     settings = services.fielding_of(db.session, survey)
     result = services.preview(db.session, survey)
     return _page("preview", survey, status, settings=settings, preview=result, problem=problem,

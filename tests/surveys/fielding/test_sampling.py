@@ -52,8 +52,10 @@ def test_a_youth_panel_of_16_to_25_year_olds():
     (Target(sources=frozenset({"wave"})), {"wave"}),
 ])
 def test_filters_on_gender_district_and_source(target, expected):
-    panel = [member(gender="kvinna", district="0101", source="open"), member(gender="man", district="0102", source="wave"),
-             member(gender="man", district="0101", source="open"), member(gender="kvinna", district="0102", source="wave")]
+    panel = [member(gender="kvinna", district="0101", source="open"),
+             member(gender="man", district="0102", source="wave"),
+             member(gender="man", district="0101", source="open"),
+             member(gender="kvinna", district="0102", source="wave")]
     invited = select(panel, target, today=TODAY).invited
     assert len(invited) == 2
     values = {m.gender for m in invited} | {m.district_code for m in invited} | {m.source for m in invited}
@@ -91,7 +93,8 @@ def test_proportional_allocation_uses_largest_remainders():
 def test_equal_allocation_caps_small_strata_and_shares_the_rest():
     sizes = {("a",): 100, ("b",): 2, ("c",): 100}
     assert allocate_equal(sizes, 30) == {("a",): 14, ("b",): 2, ("c",): 14}
-    assert allocate_equal(sizes, 31) == {("a",): 15, ("b",): 2, ("c",): 14}  # the extra unit: most members left, then order
+    # The extra unit goes to the stratum with the most members left; on a tie, the first in order.
+    assert allocate_equal(sizes, 31) == {("a",): 15, ("b",): 2, ("c",): 14}
     assert allocate_equal({("a",): 3, ("b",): 3}, 6) == {("a",): 3, ("b",): 3}
 
 

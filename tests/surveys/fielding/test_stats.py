@@ -43,7 +43,8 @@ def test_counts_per_stratum_and_margin(app, analyst, session, example_text):
 
     status, html = page(analyst, f"{base(survey.id)}/stats")
     assert status == 200
-    assert "<th scope=\"row\">Kvinna</th><td class=\"num\">3</td><td class=\"num\">3</td><td class=\"num\">2</td>" in html
+    cells = '<td class="num">3</td><td class="num">3</td><td class="num">2</td>'
+    assert f'<th scope="row">Kvinna</th>{cells}' in html
     assert "<th scope=\"row\">Område 0102</th><td class=\"num\">1</td><td class=\"num\">0</td>" in html
     assert "<td class=\"num\">33\xa0%</td>" in html  # 1 of 3 women answered
 
