@@ -146,3 +146,17 @@ def test_no_input_gives_a_500(respondent, form, page):
         respondent.csrf = token_on(respondent.get("/s/answer/p1").get_data(as_text=True))
     response = respondent.post(f"/s/answer/{page}", data={"csrf_token": respondent.csrf, **form})
     assert response.status_code in (200, 302, 400, 413), response.status_code
+
+
+def test_odd_encodings_and_content_types_are_refused_plainly(respondent, session):
+    import io
+
+    csrf = token_on(respondent.get("/s/answer/p1").get_data(as_text=True))
+    raw = respondent.post("/s/answer/p1", data=b"csrf_token=" + csrf.encode() + b"&farg=%ff%fe&namn=%c3%28\x00",
+                          content_type="application/x-www-form-urlencoded")
+    upload = respondent.post("/s/answer/p1", data={"csrf_token": csrf, "farg": (io.BytesIO(b"x" * 100), "a.txt")},
+                             content_type="multipart/form-data")
+    as_json = respondent.post("/s/answer/p1", json={"csrf_token": csrf, "farg": "rod"})
+    assert (raw.status_code, upload.status_code, as_json.status_code) == (400, 400, 400)
+    assert respondent.open("/s/answer/p1", method="PUT").status_code == 405
+    assert draft_answers(session, respondent.invitation) == {}
