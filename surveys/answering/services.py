@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from panel.members.services import age_group
 from panel.models import Member
@@ -181,7 +182,7 @@ def mark_opened(session: Session, invitation: Invitation, now: datetime) -> None
     if invitation.opened_at is None:
         session.execute(update(Invitation).where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
                         .values(opened_at=now).execution_options(synchronize_session=False))
-        invitation.opened_at = now
+        set_committed_value(invitation, "opened_at", now)  # written already; not again at flush
 
 
 def language_for(defn: SurveyDefinition, *wanted: str | None) -> str:
@@ -414,7 +415,7 @@ def complete(session: Session, invitation: Invitation, draft: AnswerDraft, defn:
         session.flush()
     except IntegrityError as error:
         raise AlreadyAnswered() from error
-    invitation.completed_at = now
+    set_committed_value(invitation, "completed_at", now)  # written by the UPDATE above
     return response
 
 
