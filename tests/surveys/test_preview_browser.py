@@ -182,12 +182,7 @@ def test_every_question_type_can_be_answered_with_the_keyboard_only(analyst_brow
     }
 
 
-SKIP_LINK_RTL = pytest.mark.xfail(strict=True, reason=(
-    "panel.css places .skip-link at left: -999px, which a right-to-left page can scroll to; "
-    "reported to the lead (the fix belongs in panel/static/panel.css)"))
-
-
-@pytest.mark.parametrize("language", ["sv", pytest.param("ar", marks=SKIP_LINK_RTL)])
+@pytest.mark.parametrize("language", ["sv", "ar"])
 def test_the_preview_fits_a_320_pixel_screen(analyst_browser, live_server, survey, language):
     browser = analyst_browser
     browser.set_window_size(320, 700)
