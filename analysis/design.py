@@ -8,6 +8,12 @@ influence functions by their residuals from the calibration projection, exactly
 as R's ``svyrecvar`` does for ``postStratify``, ``rake`` and ``calibrate``
 designs (Lumley 2010, ch. 7; Deville & Särndal 1992).
 
+The adjustments made by :mod:`analysis.weighting` work on weighting *cells*:
+each one's residuals are ``x - base * shift[cell]``, where ``shift`` (cells x
+columns) is a linear function of the cell sums of ``x`` (and of ``x / base``).
+:meth:`SurveyDesign.cell_form` exposes this, so that estimation can
+residualize from cell sums alone instead of n x columns matrices.
+
 Example:
     >>> import numpy as np
     >>> design = SurveyDesign(weights=np.array([2.0, 2.0, 4.0]))
@@ -20,6 +26,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -73,6 +80,35 @@ class SurveyDesign:
             out = adjustment.residualize(out)
         return out
 
+    @cached_property
+    def cell_form(self) -> CellForm | None:
+        """The adjustments as one cell-level projection, when they allow it.
+
+        Available when every adjustment is one of this module's
+        (:class:`PostStratification`, :class:`Raking`, :class:`Calibration`),
+        all share the same cells and base weights, the cells are few compared
+        with the respondents, and the final weights are ``base * kappa[cell]``
+        (constant within a cell up to the base weights), which is what
+        weighting produces. ``None`` otherwise: use :meth:`residualize`.
+        """
+        if not self.adjustments or not all(isinstance(a, _CellAdjustment) for a in self.adjustments):
+            return None
+        first = self.adjustments[0]
+        assert isinstance(first, _CellAdjustment)
+        cells, base = first.cells, first.base
+        for adjustment in self.adjustments[1:]:
+            assert isinstance(adjustment, _CellAdjustment)
+            if adjustment.cells is not cells and not np.array_equal(adjustment.cells, cells):
+                return None
+            if (adjustment.base is None) != (base is None) or (
+                base is not None and adjustment.base is not base and not np.array_equal(adjustment.base, base)
+            ):
+                return None
+        n_cells = first.n_cells
+        if cells.shape != (self.n,) or (n_cells > 4096 and 4 * n_cells > self.n):
+            return None
+        return CellForm.build(self, cells, n_cells, base)
+
 
 # ---------------------------------------------------------------------------
 # Adjustments made by analysis.weighting. Each one stores what it calibrated on
@@ -80,6 +116,11 @@ class SurveyDesign:
 # and reproduces the residuals of R's survey:::svyrecvar (survey 4.1-1) for the
 # corresponding postStrata entry. Respondents outside every cell (dropped before
 # weighting, weight 0) carry cell id ``n_cells`` and are left unchanged.
+#
+# Every one has the form  residual = x - base * shift[cell]  with
+# shift = cell_shift(sums of x per cell, sums of x / base per cell), linear in
+# the sums; ``residualize`` forms the sums from the rows, CellForm from cell
+# moments.
 # ---------------------------------------------------------------------------
 
 
@@ -88,7 +129,7 @@ def _cell_sums(cells: np.ndarray, x: np.ndarray, n_cells: int) -> np.ndarray:
     return np.stack(
         [np.bincount(cells, weights=x[:, j], minlength=n_cells + 1)[:n_cells] for j in range(x.shape[1])],
         axis=1,
-    )
+    ).reshape(n_cells, x.shape[1])
 
 
 def _subtract(x: np.ndarray, cells: np.ndarray, shift: np.ndarray, base: np.ndarray | None) -> np.ndarray:
@@ -134,8 +175,41 @@ def _safe_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b != 0, a / np.where(b != 0, b, 1.0), 0.0)
 
 
+class _CellAdjustment:
+    """Shared by the adjustments below: ``residual = x - base * shift[cell]``.
+
+    Subclasses hold ``cells`` (one cell id per respondent, ``n_cells`` for
+    none) and ``base`` (per-respondent weights the shift is scaled by; ``None``
+    stands for ones) and implement :meth:`cell_shift`. ``ratio_sums`` says
+    whether the shift needs the cell sums of ``x / base`` (R's raking
+    residuals work on ``x / psw``) besides those of ``x``.
+    """
+
+    cells: np.ndarray
+    base: np.ndarray | None
+    ratio_sums: bool = False
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells (respondents outside every cell carry this id)."""
+        raise NotImplementedError
+
+    def cell_shift(self, sums: np.ndarray, ratio_sums: np.ndarray | None) -> np.ndarray:
+        """``shift`` (n_cells × k) from the cell sums of ``x`` and of ``x / base``."""
+        raise NotImplementedError
+
+    def residualize(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        n_cells = self.n_cells
+        sums = _cell_sums(self.cells, x, n_cells)
+        ratio = None
+        if self.ratio_sums:
+            ratio = sums if self.base is None else _cell_sums(self.cells, _safe_divide(x, self.base[:, None]), n_cells)
+        return _subtract(x, self.cells, self.cell_shift(sums, ratio), self.base)
+
+
 @dataclass(frozen=True, eq=False)
-class PostStratification:
+class PostStratification(_CellAdjustment):
     """Residuals of R's ``postStratify``: ``x - oldw * S_g / D_g``.
 
     R computes ``psmeans = rowsum(x * oldw / psw, g) / rowsum(oldw, g)`` and
@@ -155,17 +229,22 @@ class PostStratification:
     base_total: np.ndarray
     start: np.ndarray | None = None
 
-    def residualize(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        n_cells = self.groups.size
+    @property
+    def n_cells(self) -> int:
+        return int(self.groups.size)
+
+    @cached_property
+    def _member(self) -> tuple[_Groups, np.ndarray]:
         member = _Groups(self.groups)
-        base_g = member.sum(self.base_total)
-        sums_g = member.sum(_cell_sums(self.cells, x, n_cells))
-        mean_g = _safe_divide(sums_g, base_g[:, None])
+        return member, member.sum(self.base_total)
+
+    def cell_shift(self, sums: np.ndarray, ratio_sums: np.ndarray | None) -> np.ndarray:
+        member, base_g = self._member
+        mean_g = _safe_divide(member.sum(sums), base_g[:, None])
         shift = member.spread(mean_g)
         if self.start is not None:
             shift *= self.start[:, None]
-        return _subtract(x, self.cells, shift, self.base)
+        return shift
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +258,7 @@ class RakingMargin:
 
 
 @dataclass(frozen=True, eq=False)
-class Raking:
+class Raking(_CellAdjustment):
     """Residuals of R's ``rake``: ten back-fitting passes over the margins.
 
     R (``svyrecvar``, postStrata of class ``"raking"``) runs, ten times over
@@ -196,32 +275,39 @@ class Raking:
     count: np.ndarray
     margins: tuple[RakingMargin, ...]
     passes: int = 10
+    ratio_sums = True
 
-    def residualize(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        n_cells = self.count.size
+    @property
+    def n_cells(self) -> int:
+        return int(self.count.size)
+
+    @cached_property
+    def _prepared(self) -> list[tuple[_Groups, np.ndarray, np.ndarray, np.ndarray]]:
         prepared = []
         for margin in self.margins:
             groups = np.where(margin.factor > 0, margin.groups, -1)
             member = _Groups(groups)
             n_g = member.sum(self.count)
             factor = np.where(groups >= 0, margin.factor, 0.0)
-            inverse = _safe_divide(np.ones(n_cells), factor)
+            inverse = _safe_divide(np.ones(self.n_cells), factor)
             prepared.append((member, n_g, inverse, factor))
-        u = x if self.base is None else _safe_divide(x, self.base[:, None])
-        total_u = _cell_sums(self.cells, u, n_cells)
+        return prepared
+
+    def cell_shift(self, sums: np.ndarray, ratio_sums: np.ndarray | None) -> np.ndarray:
+        assert ratio_sums is not None
+        total_u = ratio_sums.copy()
         shift = np.zeros_like(total_u)
         for _ in range(self.passes):
-            for member, n_g, inverse, factor in prepared:
+            for member, n_g, inverse, factor in self._prepared:
                 mean_g = _safe_divide(member.sum(total_u * inverse[:, None]), n_g[:, None])
                 step = factor[:, None] * member.spread(mean_g)
                 total_u -= self.count[:, None] * step
                 shift += step
-        return _subtract(x, self.cells, shift, self.base)
+        return shift
 
 
 @dataclass(frozen=True, eq=False)
-class Calibration:
+class Calibration(_CellAdjustment):
     """Residuals of R's ``calibrate``: ``qr.resid(qr(X sqrt(d)), x / w) * w``.
 
     With ``w = g sqrt(d)`` this is ``x - g d X B`` where ``B`` solves the
@@ -242,17 +328,160 @@ class Calibration:
     g: np.ndarray
     start: np.ndarray | None = None
 
-    def residualize(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
-        n_rows = self.g.size
+    @property
+    def n_cells(self) -> int:
+        return int(self.g.size)
+
+    @cached_property
+    def _solver(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows used, ``sqrt(d)`` on them and the pseudo-inverse of ``X sqrt(d)``."""
         used = self.base_total > 0
         root = np.sqrt(self.base_total[used])
         design = self.model[used] * root[:, None]
-        sums = _cell_sums(self.cells, x, n_rows)
+        # the cut-off of numpy's lstsq(rcond=None): redundant columns drop out as in R's pivoted QR
+        return used, root, np.linalg.pinv(design, rcond=max(design.shape) * np.finfo(float).eps)
+
+    def cell_shift(self, sums: np.ndarray, ratio_sums: np.ndarray | None) -> np.ndarray:
+        used, root, pinv = self._solver
         rhs = _safe_divide(sums[used], self.g[used, None]) / root[:, None]
-        coef, *_ = np.linalg.lstsq(design, rhs, rcond=None)
-        shift = np.zeros((n_rows, x.shape[1]))
+        coef = pinv @ rhs
+        shift = np.zeros((self.n_cells, sums.shape[1]))
         shift[used] = (self.model[used] @ coef) * self.g[used, None]
         if self.start is not None:
             shift *= self.start[:, None]
-        return _subtract(x, self.cells, shift, self.base)
+        return shift
+
+
+#: Up to this many occupied cells, the adjustments are composed once into
+#: matrices acting on cell sums (one product per call instead of ten
+#: back-fitting passes per call).
+_OPERATOR_CELLS = 1024
+
+
+@dataclass(frozen=True, eq=False)
+class CellForm:
+    """A design's adjustments as one linear map of cell sums (see
+    :meth:`SurveyDesign.cell_form`).
+
+    Residuals are ``r = x - base * shift[cell]`` with ``shift`` from
+    :meth:`shift`, and the weights are ``base * kappa[cell]``. Cells here are
+    the adjustments' cells, renumbered ``0..n_cells-1`` to leave out empty
+    ones when most are empty (``occupied`` lists their ids in the
+    adjustments); ``cells`` maps every respondent to one, and the extra cell
+    ``n_cells`` collects respondents outside every cell (shift 0). Per cell:
+    ``count`` respondents, and
+    ``base_sum`` and ``base_square`` the sums of the base weights and of their
+    squares (both equal ``count`` without base weights).
+    """
+
+    cells: np.ndarray
+    n_cells: int
+    base: np.ndarray | None
+    kappa: np.ndarray
+    count: np.ndarray
+    base_sum: np.ndarray
+    base_square: np.ndarray
+    adjustments: tuple[_CellAdjustment, ...]
+    occupied: np.ndarray
+    table_size: int
+
+    @property
+    def ratio_sums(self) -> bool:
+        """Whether :meth:`shift` needs the cell sums of ``x / base`` as well."""
+        return self.base is not None and any(a.ratio_sums for a in self.adjustments)
+
+    @classmethod
+    def build(cls, design: SurveyDesign, cells: np.ndarray, n_cells: int, base: np.ndarray | None) -> CellForm | None:
+        """The cell form of ``design``, or None when the weights are not ``base * kappa[cell]``."""
+        counts = np.bincount(cells, minlength=n_cells + 1)
+        occupied = np.flatnonzero(counts[:n_cells] > 0)
+        if 2 * occupied.size >= n_cells:
+            # mostly occupied: keep the numbering (empty cells just carry zeros)
+            occupied = np.arange(n_cells)
+            compact = cells.astype(np.intp, copy=False)
+        else:
+            renumber = np.full(n_cells + 1, occupied.size, dtype=np.intp)
+            renumber[occupied] = np.arange(occupied.size)
+            compact = renumber[cells]
+        size = occupied.size + 1
+        w = design.weights
+        count = counts[np.append(occupied, n_cells)].astype(float)
+        if base is None:
+            base_sum = base_square = count
+            kappa = _safe_divide(np.bincount(compact, weights=w, minlength=size), count)
+            fitted = kappa[compact]
+        else:
+            base_sum = np.bincount(compact, weights=base, minlength=size)
+            base_square = np.bincount(compact, weights=base * base, minlength=size)
+            kappa = _safe_divide(np.bincount(compact, weights=w * base, minlength=size), base_square)
+            fitted = base * kappa[compact]
+        scale = float(np.abs(w).max(initial=0.0))
+        if not np.all(np.abs(w - fitted) <= 1e-12 * scale):
+            return None
+        adjustments = tuple(a for a in design.adjustments if isinstance(a, _CellAdjustment))
+        return cls(compact, int(occupied.size), base, kappa, count, base_sum, base_square, adjustments,
+                   occupied, n_cells)
+
+    def _sequential(self, sums: np.ndarray, ratio_sums: np.ndarray | None) -> np.ndarray:
+        """The adjustments in order on the full cell table (occupied rows in, occupied rows out).
+
+        After an adjustment with shift ``S`` the cell sums of the residuals are
+        ``sums - S * base_sum`` and those of ``residual / base`` are
+        ``ratio_sums - S * count``.
+        """
+        occupied = self.occupied
+        full = self.table_size
+        k = sums.shape[1]
+        x_sums = np.zeros((full, k))
+        x_sums[occupied] = sums
+        x_ratio = None
+        if ratio_sums is not None:
+            x_ratio = np.zeros((full, k))
+            x_ratio[occupied] = ratio_sums
+        base_sum = np.zeros(full)
+        base_sum[occupied] = self.base_sum[:-1]
+        count = np.zeros(full)
+        count[occupied] = self.count[:-1]
+        total = np.zeros((full, k))
+        for adjustment in self.adjustments:
+            current = x_sums - total * base_sum[:, None]
+            ratio = None
+            if adjustment.ratio_sums:
+                if self.base is None:
+                    ratio = current
+                else:
+                    assert x_ratio is not None
+                    ratio = x_ratio - total * count[:, None]
+            total += adjustment.cell_shift(current, ratio)
+        return total[occupied]
+
+    @cached_property
+    def _operator(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(A, B)`` with ``shift = A sums + B ratio_sums`` on the occupied cells."""
+        identity = np.eye(self.n_cells)
+        if not self.ratio_sums:
+            return self._sequential(identity, None), None
+        zero = np.zeros_like(identity)
+        return self._sequential(identity, zero), self._sequential(zero, identity)
+
+    def shift(self, sums: np.ndarray, ratio_sums: np.ndarray | None = None) -> np.ndarray:
+        """Accumulated ``shift`` ((n_cells + 1) × k, last row 0) of all adjustments, in order.
+
+        ``sums`` are the cell sums of ``x`` ((n_cells + 1) × k; the last row,
+        outside every cell, is ignored) and ``ratio_sums`` those of ``x /
+        base`` (needed only when :attr:`ratio_sums`). Every adjustment's shift
+        is linear in the sums, so for a small table the whole chain is
+        composed once into matrices.
+        """
+        n = self.n_cells
+        out = np.zeros((n + 1, sums.shape[1]))
+        ratio = ratio_sums[:n] if ratio_sums is not None and self.ratio_sums else None
+        if n <= _OPERATOR_CELLS:
+            a, b = self._operator
+            out[:n] = a @ sums[:n]
+            if b is not None:
+                assert ratio is not None
+                out[:n] += b @ ratio
+        else:
+            out[:n] = self._sequential(sums[:n], ratio)
+        return out
