@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import click
+from werkzeug.serving import run_simple
 
 from panel import config, migrations
 
@@ -68,7 +69,8 @@ def demo_command(host: str, port: int, smtp_port: int, members: int, fresh: bool
     dispatcher.start()
     _banner(base_url, smtp.port, url)
     try:
-        app.run(host=host, port=port, use_reloader=False, threaded=True)
+        # Not app.run(): Flask refuses it inside its own CLI.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
         dispatcher.join(timeout=5)
