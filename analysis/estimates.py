@@ -16,6 +16,13 @@ answered indicator ``m``; ``w`` are the final weights)::
     r      = design.residualize(z)                   (calibration-aware)
     var    = n / (n - 1) * sum_i (r_i - rbar)^2      (with replacement; n = all rows)
 
+For a design made by :mod:`analysis.weighting` the same ``r`` is never formed
+row by row: the residuals are ``z - b T[cell]`` with ``T`` a linear function of
+the cell sums of ``z`` (``SurveyDesign.cell_form``), and ``z`` is constant up
+to ``b`` within each (weighting cell, domain level, answer) group, so ``sum r``
+and ``sum r^2`` are sums over those groups (numeric answers: one pass over the
+rows of the domain level itself).
+
 Missing answers (NaN) and rows outside the domain keep their place in the
 design with zero influence: this is what R does with ``na.rm = TRUE`` and with
 ``subset()``/``svyby``, which never drop respondents from a calibrated design
@@ -86,6 +93,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -93,7 +101,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import sparse, special, stats
 
-from analysis.design import SurveyDesign
+from analysis.design import CellForm, SurveyDesign
 
 CIMethod = Literal["wald", "logit", "beta"]
 DeffMethod = Literal["srs", "replace"]
@@ -147,10 +155,12 @@ _REASONS: dict[str, str] = {
 # rounding noise left by calibration residuals, not sampling variance.
 _CALIBRATED_RATIO = 1e-12
 
-# Influence columns are residualized in blocks of about this many cells, so that
-# memory stays bounded (64 MB per block of float64) however many estimates a
-# report asks for.
+# Influence columns (or their sums over weighting cells x domains) are formed in
+# blocks of about this many numbers, so that memory stays bounded (64 MB per
+# block of float64) however many estimates a report asks for.
 _BLOCK_CELLS = 1 << 23
+# Numeric columns are summed and residualized this many at a time.
+_VALUES_CHUNK = 16
 # Level indicators up to this many cells are a dense matrix (sums by BLAS);
 # beyond it a sparse one.
 _DENSE_SUMMER_CELLS = 1 << 23
@@ -325,17 +335,20 @@ def _as_mask(domain: ArrayLike | None, design: SurveyDesign) -> np.ndarray:
     return mask
 
 
+def _sorted(values: list[Hashable]) -> list[Hashable]:
+    try:
+        return sorted(values)  # type: ignore[type-var]
+    except TypeError:
+        return sorted(values, key=str)
+
+
 def _levels(column: pd.Series, declared: Sequence[Hashable] = ()) -> list[Hashable]:
     """Levels of a categorical-ish column, in a stable order (R's factor order)."""
     if declared:
         return list(declared)
     if isinstance(column.dtype, pd.CategoricalDtype):
         return list(column.cat.categories)
-    present = column.dropna().unique()
-    try:
-        return sorted(present.tolist())
-    except TypeError:
-        return sorted(present.tolist(), key=str)
+    return _sorted(column.dropna().unique().tolist())
 
 
 def _label(level: Hashable) -> str:
@@ -347,22 +360,35 @@ def _label(level: Hashable) -> str:
 
 def _codes(values: pd.Series, levels: Sequence[Hashable]) -> np.ndarray:
     """Position of every value among ``levels`` (-1: missing or not a level)."""
-    return pd.Index(list(levels), dtype=object).get_indexer(values.astype(object)).astype(np.int64)
+    index = pd.Index(list(levels), dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # map the few categories, then one gather: the rows are never made objects
+        lookup = index.get_indexer(pd.Index(list(values.cat.categories), dtype=object))
+        return np.append(lookup, -1).astype(np.int64)[values.cat.codes.to_numpy()]
+    return index.get_indexer(values.astype(object)).astype(np.int64)
 
 
-def _indicators(answers: pd.Series, levels: Sequence[Hashable], what: str) -> np.ndarray:
-    """n x len(levels) 0/1 matrix, NaN rows where the answer is missing."""
-    missing = answers.isna().to_numpy()
-    codes = _codes(answers, levels)
-    unknown = (codes < 0) & ~missing
+def _answers(answers: pd.Series, declared: Sequence[Hashable], what: str) -> tuple[list[Hashable], np.ndarray]:
+    """The levels of a single-choice answer (as :func:`_levels`) and every
+    answer's position among them (-1: missing), with one pass over the rows."""
+    if isinstance(answers.dtype, pd.CategoricalDtype):
+        levels = _levels(answers, declared)
+        raw = answers.cat.codes.to_numpy()
+        present = pd.Index(list(answers.cat.categories), dtype=object)
+        used = np.zeros(present.size + 1, dtype=bool)
+        used[raw] = True
+        used = used[:-1]
+    else:
+        raw, uniques = pd.factorize(answers, use_na_sentinel=True)
+        present = pd.Index(list(uniques), dtype=object)
+        used = np.ones(present.size, dtype=bool)
+        levels = list(declared) if declared else _sorted(present.tolist())
+    lookup = pd.Index(list(levels), dtype=object).get_indexer(present)
+    unknown = (lookup < 0) & used
     if unknown.any():
-        extra = sorted({str(v) for v in answers[unknown].unique()})
+        extra = sorted(str(v) for v in present[unknown])
         raise ValueError(f"{what} has answers that are not among its categories: {', '.join(extra[:5])}")
-    out = np.zeros((answers.size, len(levels)), dtype=float)
-    rows = np.flatnonzero(codes >= 0)
-    out[rows, codes[rows]] = 1.0
-    out[missing, :] = np.nan
-    return out
+    return levels, np.append(lookup, -1).astype(np.int64)[raw]
 
 
 # --------------------------------------------------------------------------- engine
@@ -377,7 +403,18 @@ class _Partition:
 
     def summer(self, rows: slice | np.ndarray = slice(None)) -> _LevelSums:
         """Sums of (the given) rows within levels."""
+        if isinstance(rows, slice) and rows == slice(None):
+            return self._every_row
         return _LevelSums(self.codes[rows], self.size)
+
+    @cached_property
+    def _every_row(self) -> _LevelSums:
+        return _LevelSums(self.codes, self.size)
+
+    @cached_property
+    def slots(self) -> np.ndarray:
+        """Each row's level, with ``size`` (one slot past the levels) for none."""
+        return np.where(self.codes >= 0, self.codes, self.size)
 
 
 class _LevelSums:
@@ -541,77 +578,348 @@ def _proportion_ci(
 def _constant_numeric(
     y: np.ndarray, cols: np.ndarray, part: _Partition, live: np.ndarray
 ) -> np.ndarray:
-    """(L, len(cols)): do all answers of a numeric column within a level agree?"""
+    """(L, len(cols)): do all answers of a numeric column within a level agree?
+
+    Rows are put in level order once; per level, the smallest and largest
+    answer (NaN and zero-weight rows left out) come from one ``reduceat``.
+    """
+    inside = part.codes >= 0
+    if part.size == 1:
+        out = np.zeros((1, cols.size), dtype=bool)
+        rows = slice(None) if inside.all() else np.flatnonzero(inside)
+        for j, c in enumerate(cols):
+            values = y[rows, c][live[rows] & ~np.isnan(y[rows, c])]
+            out[0, j] = values.size > 0 and values.min() == values.max()
+        return out
+    order = np.flatnonzero(inside)[np.argsort(part.codes[inside], kind="stable")]
+    levels = part.codes[order]
+    starts = np.searchsorted(levels, np.arange(part.size))
+    present = np.bincount(levels, minlength=part.size) > 0
+    values = y[np.ix_(order, cols)]
+    ok = ~np.isnan(values) & live[order, None]
     out = np.zeros((part.size, cols.size), dtype=bool)
-    for j, c in enumerate(cols):
-        ok = (part.codes >= 0) & live & ~np.isnan(y[:, c])
-        if part.size == 1:
-            values = y[ok, c]
-            if values.size:
-                out[0, j] = values.min() == values.max()
-            continue
-        lo = np.full(part.size, np.inf)
-        hi = np.full(part.size, -np.inf)
-        np.minimum.at(lo, part.codes[ok], y[ok, c])
-        np.maximum.at(hi, part.codes[ok], y[ok, c])
-        out[:, j] = lo == hi
+    if not order.size:
+        return out
+    segments = starts[present]  # increasing, one per level with rows
+    lo = np.minimum.reduceat(np.where(ok, values, np.inf), segments, axis=0)
+    hi = np.maximum.reduceat(np.where(ok, values, -np.inf), segments, axis=0)
+    out[present] = lo == hi
     return out
 
 
-def _estimate_matrix(
-    design: SurveyDesign,
-    y: np.ndarray,
-    partitions: Sequence[_Partition],
-    *,
-    binary: np.ndarray,
-    statistic: Literal["mean", "total"] = "mean",
-    ci_methods: Sequence[str],
-    alpha: float = 0.05,
-    deff_method: str = "srs",
-) -> _Stats:
-    """Estimates for every (domain, column) pair at once.
+@dataclass(frozen=True)
+class _Choice:
+    """The answers to one single-choice question (or one 0/1 option) as codes.
 
-    ``y`` is n x k (NaN = missing); the domains are the levels of every
-    partition, stacked in order; ``binary`` marks the 0/1 indicator columns
-    (proportions); ``ci_methods`` gives one interval method per column.
+    ``codes`` are 0..``size``-1 (-1: missing); the question's columns are the
+    0/1 indicators of the categories in ``report``. The indicators are never
+    built: every sum the estimates need is a sum of weights over (domain
+    level, answer) or (weighting cell, domain level, answer) groups.
     """
+
+    codes: np.ndarray
+    size: int
+    report: np.ndarray
+
+    @property
+    def width(self) -> int:
+        """Number of columns (reported categories)."""
+        return int(self.report.size)
+
+    def indicators(self) -> np.ndarray:
+        """The n x width 0/1 columns, NaN where the answer is missing."""
+        out = (self.codes[:, None] == self.report[None, :]).astype(float)
+        out[self.codes < 0] = np.nan
+        return out
+
+
+@dataclass(frozen=True)
+class _Values:
+    """Numeric columns, n x m (NaN: missing); ``binary`` marks 0/1 columns."""
+
+    y: np.ndarray
+    binary: np.ndarray
+
+    @property
+    def width(self) -> int:
+        """Number of columns."""
+        return int(self.y.shape[1])
+
+
+_Block = _Choice | _Values
+
+
+@dataclass
+class _Part:
+    """Per-level results of one block in one partition: (L, width) arrays."""
+
+    weighted_n: np.ndarray
+    total: np.ndarray
+    n_answers: np.ndarray
+    count: np.ndarray
+    ss: np.ndarray
+    var: np.ndarray
+    constant: np.ndarray
+
+
+def _inverse(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values != 0, 1.0 / np.where(values != 0, values, 1.0), 0.0)
+
+
+def _choice_stats(
+    design: SurveyDesign, form: CellForm | None, part: _Partition, choices: Sequence[_Choice]
+) -> list[_Part]:
+    """Shares of the reported categories of every question in one partition.
+
+    For each question one ``bincount`` gives the weight (and, for the variance,
+    the count and base-weight moments) of every (level, answer) group, or of
+    every (weighting cell, level, answer) group when the design has a cell
+    form. With ``p`` the share and ``W`` the weighted answers of level ``l``,
+    the influence of a row of level ``l`` is ``w (1 - p) / W`` when it chose the
+    category, ``-w p / W`` when it chose another and 0 otherwise, so that:
+
+    * without adjustments, ``sum z`` and ``sum z^2`` follow from the sums of
+      ``w`` and ``w^2`` per group (as before residualizing);
+    * with a cell form (weights ``b kappa[cell]``), the cell sums of ``z`` (and
+      ``z / b``) give the shift ``T`` of the residuals ``r = z - b T[cell]``,
+      and ``sum r^2`` is a sum over groups of ``sum b^2`` times a square:
+      ``(kappa a - T)^2`` with ``a`` the group's ``z / (b kappa)``. No n x
+      columns matrix is formed;
+    * otherwise the 0/1 columns of one question at a time are residualized by
+      :func:`_variance_blocks`.
+    """
+    n = design.n
+    w = design.weights
+    size = part.size
+    slots = part.slots
+    live = w != 0
+    all_live = bool(live.all())
+    adjusted = bool(design.adjustments)
+    results: list[_Part] = []
+    pending: list[tuple[int, dict[str, np.ndarray]]] = []  # cell-form variances still to solve
+    pending_width = 0
+    n_cells = form.n_cells + 1 if form is not None else 1
+    budget = max(1, _BLOCK_CELLS // 8)
+
+    def flush() -> None:
+        nonlocal pending, pending_width
+        if not pending:
+            return
+        assert form is not None
+        s = np.concatenate([p["s"] for _, p in pending], axis=2)
+        ratio = np.concatenate([p["ratio"] for _, p in pending], axis=2) if form.ratio_sums else None
+        width = s.shape[2]
+        shift = form.shift(
+            s.reshape(n_cells, size * width), None if ratio is None else ratio.reshape(n_cells, size * width)
+        ).reshape(n_cells, size, width)
+        start = 0
+        for index, p in pending:
+            cols = slice(start, start + p["s"].shape[2])
+            start = cols.stop
+            t = shift[:, :, cols]
+            b2_cat, b2_ans = p["b2_cat"], p["b2_ans"][:, :, None]
+            square = (
+                b2_cat * (p["a1"] - t) ** 2
+                + (b2_ans - b2_cat) * (p["a0"] - t) ** 2
+                + t * t * (form.base_square[:, None, None] - b2_ans)
+            ).sum(axis=0)
+            s1 = (p["s"] - t * form.base_sum[:, None, None]).sum(axis=0)
+            results[index].var = (square - s1 * s1 / n) * (n / (n - 1))
+        pending = []
+        pending_width = 0
+
+    cell_form = adjusted and form is not None and n >= 2
+    groups = slots
+    if cell_form:
+        assert form is not None
+        groups = form.cells * (size + 1) + slots
+    # per-row weights of the group sums, formed once for all questions
+    live_weights = None if all_live else live.astype(float)
+    square_weights = w * w if n >= 2 and not adjusted else None
+    base_square = None if not cell_form or form is None or form.base is None else form.base * form.base
+    for choice in choices:
+        k = choice.size
+        report = choice.report
+        index = groups * (k + 1)
+        index += np.where(choice.codes >= 0, choice.codes, k)
+        if cell_form:
+            shape: tuple[int, ...] = (n_cells, size + 1, k + 1)
+        else:
+            shape = (size + 1, k + 1)
+        length = int(np.prod(shape))
+
+        def group_sums(weights: np.ndarray | None, index: np.ndarray = index, shape: tuple[int, ...] = shape,
+                       length: int = length) -> np.ndarray:
+            return np.bincount(index, weights=weights, minlength=length).reshape(shape).astype(float, copy=False)
+
+        w1_full = group_sums(w)
+        count_full = group_sums(None) if (cell_form or all_live) else None
+        live_full = count_full if live_weights is None else group_sums(live_weights)
+        assert live_full is not None
+        w1 = w1_full.sum(axis=0) if cell_form else w1_full
+        lives = live_full.sum(axis=0) if cell_form else live_full
+        weighted_n = w1[:size, :k].sum(axis=1)
+        total = w1[:size, report]
+        n_answers = np.rint(lives[:size, :k].sum(axis=1)).astype(np.int64)
+        count = np.rint(lives[:size, report]).astype(np.int64)
+        inv = _inverse(weighted_n)
+        p = total * inv[:, None]
+        ss = (1 - p) ** 2 * total + p**2 * (weighted_n[:, None] - total)
+        width = report.size
+        var = np.full((size, width), np.nan)
+        if n >= 2 and not adjusted:
+            w2 = group_sums(square_weights)
+            w2_cat = w2[:size, report]
+            w2_ans = w2[:size, :k].sum(axis=1)[:, None]
+            s1 = ((1 - p) * total - p * (weighted_n[:, None] - total)) * inv[:, None]
+            s2 = ((1 - p) ** 2 * w2_cat + p**2 * (w2_ans - w2_cat)) * (inv**2)[:, None]
+            var = (s2 - s1 * s1 / n) * (n / (n - 1))
+        elif n >= 2 and not cell_form:
+            indicators = choice.indicators()
+            answered = ~np.isnan(indicators)
+            var, _ = _variance_blocks(design, part, np.where(answered, indicators, 0.0), answered.astype(float),
+                                      p, np.repeat(weighted_n[:, None], width, axis=1), statistic="mean")
+        results.append(_Part(
+            weighted_n=np.repeat(weighted_n[:, None], width, axis=1), total=total,
+            n_answers=np.repeat(n_answers[:, None], width, axis=1), count=count, ss=ss, var=var,
+            constant=(count == 0) | (count == n_answers[:, None]),
+        ))
+        if not cell_form:
+            continue
+        assert form is not None and count_full is not None
+        kappa = form.kappa[:, None, None]
+        if form.base is None:
+            b1_full = b2_full = count_full
+        else:
+            b1_full = group_sums(form.base)
+            b2_full = group_sums(base_square)
+        scale = kappa * inv[None, :, None]  # z / b of a row is kappa a / W
+        s = (b1_full[:, :size, report] - p[None] * b1_full[:, :size, :k].sum(axis=2)[:, :, None]) * scale
+        ratio = s
+        if form.ratio_sums:
+            ratio = (count_full[:, :size, report] - p[None] * count_full[:, :size, :k].sum(axis=2)[:, :, None]) * scale
+        pending.append((len(results) - 1, {
+            "s": s, "ratio": ratio, "a1": (1 - p)[None] * scale, "a0": -p[None] * scale,
+            "b2_cat": b2_full[:, :size, report], "b2_ans": b2_full[:, :size, :k].sum(axis=2),
+        }))
+        pending_width += width
+        if n_cells * size * pending_width >= budget:
+            flush()
+    flush()
+    return results
+
+
+def _values_cell_variance(
+    design: SurveyDesign,
+    form: CellForm,
+    part: _Partition,
+    y0: np.ndarray,
+    answered: np.ndarray,
+    mean: np.ndarray,
+    weighted_n: np.ndarray,
+    *,
+    statistic: Literal["mean", "total"],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Variance and ``ss`` of numeric columns from the design's cell form.
+
+    ``e_i = m_i (y_i - mean_l)`` for a mean (``m_i y_i`` for a total) is formed
+    once per row; the influence of level ``l`` is ``z_i = w_i e_i / W_l`` on its
+    rows and 0 elsewhere, so the cell sums of ``z`` come from one ``bincount``
+    per column over (cell, level) and give the shift ``T``. Then ``sum r^2`` is
+    the sum over the level's own rows of ``(z_i - b_i T[cell_i, l])^2`` (one
+    gather, no n x levels matrix) plus ``T^2`` times the ``sum b^2`` of the other
+    rows of each cell.
+    """
+    n = design.n
+    w = design.weights
+    size = part.size
+    n_cells = form.n_cells + 1
+    codes = part.codes
+    inside = codes >= 0
+    rows: slice | np.ndarray = slice(None) if inside.all() else np.flatnonzero(inside)
+    level = codes[rows]
+    cells_in = form.cells[rows]
+    atom = form.cells * (size + 1) + part.slots
+
+    def per_row(table: np.ndarray, cs: slice) -> np.ndarray:
+        # each row's own level's value (a broadcast row when there is one level)
+        return table[0:1, cs] if size == 1 else table[level, cs]
+    base = form.base
+    base_in = None if base is None else base[rows]
+    kappa_in = form.kappa[cells_in]
+    b2_cell_level = np.bincount(atom, weights=None if base is None else base * base,
+                                minlength=n_cells * (size + 1)).reshape(n_cells, size + 1)[:, :size]
+    inv = _inverse(weighted_n) if statistic == "mean" else np.ones_like(weighted_n)
+    summer = part.summer(rows)
+    k = y0.shape[1]
+    var = np.full((size, k), np.nan)
+    ss = np.full((size, k), np.nan)
+    per_block = max(1, _BLOCK_CELLS // max(n, n_cells * size))
+    for start in range(0, k, per_block):
+        cs = slice(start, min(k, start + per_block))
+        dev = y0[rows, cs] - per_row(mean, cs)
+        dev *= answered[rows, cs]
+        ss[:, cs] = summer(dev * dev * w[rows, None])
+        e = dev if statistic == "mean" else y0[rows, cs] * answered[rows, cs]
+        atom_in = atom[rows]
+        b = cs.stop - cs.start
+        weighted = e if base_in is None else e * base_in[:, None]
+        scale = form.kappa[:, None, None] * inv[None, :, cs]
+        sums = np.stack([np.bincount(atom_in, weights=weighted[:, j], minlength=n_cells * (size + 1))
+                         for j in range(b)], axis=1).reshape(n_cells, size + 1, b)[:, :size, :] * scale
+        ratio = None
+        if form.ratio_sums:
+            ratio = np.stack([np.bincount(atom_in, weights=e[:, j], minlength=n_cells * (size + 1))
+                              for j in range(b)], axis=1).reshape(n_cells, size + 1, b)[:, :size, :] * scale
+            ratio = ratio.reshape(n_cells, size * b)
+        shift = form.shift(sums.reshape(n_cells, size * b), ratio).reshape(n_cells, size, b)
+        own = kappa_in[:, None] * e
+        own *= per_row(inv, cs)
+        own -= shift[:, 0, :][cells_in] if size == 1 else shift[cells_in, level, :]
+        if base_in is not None:
+            own *= base_in[:, None]
+        square = summer(own * own) + (shift * shift * (form.base_square[:, None, None]
+                                                        - b2_cell_level[:, :, None])).sum(axis=0)
+        s1 = (sums - shift * form.base_sum[:, None, None]).sum(axis=0)
+        var[:, cs] = (square - s1 * s1 / n) * (n / (n - 1))
+    return var, ss
+
+
+def _values_stats(
+    design: SurveyDesign, form: CellForm | None, part: _Partition, block: _Values,
+    *, statistic: Literal["mean", "total"],
+) -> _Part:
+    """Means (or totals) of numeric columns in one partition."""
     n_rows = design.n
     w = design.weights
+    y, binary = block.y, block.binary
     answered_b = ~np.isnan(y)
     y0 = np.where(answered_b, y, 0.0)
     answered = answered_b.astype(float)
     live = w != 0
+    summer = part.summer()
     wm = answered * w[:, None]
     wy = y0 * w[:, None]
-    ones = ((y0[:, binary] != 0) & live[:, None]).astype(float) if binary.any() else None
-
-    weighted_n_l, total_l, n_ans_l, count_l, var_l, ss_l = [], [], [], [], [], []
-    n_domain_l, rows_domain_l, constant_l = [], [], []
-    numeric_cols = np.flatnonzero(~binary)
+    wn = summer(wm)
+    tot = summer(wy)
+    n_ans = np.rint(summer(answered * live[:, None])).astype(np.int64)
+    cnt = n_ans.copy()
+    if binary.any():
+        cnt[:, binary] = np.rint(summer(((y0[:, binary] != 0) & live[:, None]).astype(float))).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(wn != 0, tot / np.where(wn != 0, wn, 1.0), 0.0)
+    var = np.full(wn.shape, np.nan)
+    ss = np.full(wn.shape, np.nan)
     adjusted = bool(design.adjustments)
-    # 0/1 columns of a mean: every sum the variance needs is a sum of
-    # positive terms over the 1s and the 0s (exact, and no n x k work)
-    closed = binary & (statistic == "mean")
-    if closed.any():
-        w_one = wy if closed.all() else wy[:, closed]
-        w_zero = (wm if closed.all() else wm[:, closed]) - w_one
-        if not adjusted:
-            w2_one = w_one * w[:, None]
-            w2_zero = w_zero * w[:, None]
-    blockwise = np.flatnonzero(~closed | adjusted)
     k = y.shape[1]
-    for part in partitions:
-        summer = part.summer()
-        wn = summer(wm)
-        tot = summer(wy)
-        n_ans = np.rint(summer(answered * live[:, None])).astype(np.int64)
-        cnt = n_ans.copy()
-        if binary.any():
-            cnt[:, binary] = np.rint(summer(ones)).astype(np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = np.where(wn != 0, tot / np.where(wn != 0, wn, 1.0), 0.0)
-        var = np.full(wn.shape, np.nan)
-        ss = np.full(wn.shape, np.nan)
+    if adjusted and form is not None and n_rows >= 2:
+        var, ss = _values_cell_variance(design, form, part, y0, answered, mean, wn, statistic=statistic)
+    else:
+        # 0/1 columns of a mean: every sum the variance needs is a sum of
+        # positive terms over the 1s and the 0s (exact, and no n x k work)
+        closed = binary & (statistic == "mean")
+        blockwise = np.flatnonzero(~closed | adjusted)
         if n_rows >= 2 and blockwise.size == k:
             var, ss = _variance_blocks(design, part, y0, answered, mean, wn, statistic=statistic)
         elif n_rows >= 2 and blockwise.size:
@@ -620,36 +928,85 @@ def _estimate_matrix(
                 wn[:, blockwise], statistic=statistic,
             )
         if closed.any():
+            w_one = wy[:, closed]
+            w_zero = wm[:, closed] - w_one
             p, a1, a0 = mean[:, closed], summer(w_one), summer(w_zero)
             ss[:, closed] = (1 - p) ** 2 * a1 + p**2 * a0
             if not adjusted and n_rows >= 2:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    inv = np.where(wn[:, closed] != 0, 1.0 / wn[:, closed], 0.0)
+                inv = _inverse(wn[:, closed])
                 s1 = ((1 - p) * a1 - p * a0) * inv
-                s2 = ((1 - p) ** 2 * summer(w2_one) + p**2 * summer(w2_zero)) * inv**2
+                s2 = ((1 - p) ** 2 * summer(w_one * w[:, None]) + p**2 * summer(w_zero * w[:, None])) * inv**2
                 var[:, closed] = (s2 - s1 * s1 / n_rows) * (n_rows / (n_rows - 1))
-        constant = np.zeros(wn.shape, dtype=bool)
-        if binary.any():
-            constant[:, binary] = (cnt[:, binary] == 0) | (cnt[:, binary] == n_ans[:, binary])
-        if numeric_cols.size:
-            constant[:, numeric_cols] = _constant_numeric(y, numeric_cols, part, live)
-        weighted_n_l.append(wn)
-        total_l.append(tot)
-        n_ans_l.append(n_ans)
-        count_l.append(cnt)
-        var_l.append(var)
-        ss_l.append(ss)
-        constant_l.append(constant)
-        n_domain_l.append(np.rint(summer(live.astype(float))).astype(np.int64))
-        rows_domain_l.append(np.rint(summer(np.ones(n_rows))).astype(np.int64))
+    constant = np.zeros(wn.shape, dtype=bool)
+    constant[:, binary] = (cnt[:, binary] == 0) | (cnt[:, binary] == n_ans[:, binary])
+    numeric = np.flatnonzero(~binary)
+    if numeric.size:
+        constant[:, numeric] = _constant_numeric(y, numeric, part, live)
+    return _Part(weighted_n=wn, total=tot, n_answers=n_ans, count=cnt, ss=ss, var=var, constant=constant)
 
-    weighted_n = np.vstack(weighted_n_l)
-    total = np.vstack(total_l)
-    n_ans = np.vstack(n_ans_l)
-    count = np.vstack(count_l)
-    var = np.vstack(var_l)
-    ss = np.vstack(ss_l)
-    constant = np.vstack(constant_l)
+
+def _estimate_matrix(
+    design: SurveyDesign,
+    blocks: Sequence[_Block],
+    partitions: Sequence[_Partition],
+    *,
+    statistic: Literal["mean", "total"] = "mean",
+    ci_methods: Sequence[str],
+    alpha: float = 0.05,
+    deff_method: str = "srs",
+) -> _Stats:
+    """Estimates for every (domain, column) pair at once.
+
+    The columns are those of ``blocks`` in order (a :class:`_Choice` gives the
+    0/1 columns of its reported categories, a :class:`_Values` its numeric
+    columns; NaN = missing); the domains are the levels of every partition,
+    stacked in order; ``ci_methods`` gives one interval method per column.
+    """
+    n_rows = design.n
+    w = design.weights
+    live = w != 0
+    form = design.cell_form if design.adjustments else None
+    choice_at = [i for i, b in enumerate(blocks) if isinstance(b, _Choice)]
+    choices = [b for b in blocks if isinstance(b, _Choice)]
+    if statistic == "total" and choices:
+        raise ValueError("totals are estimated from numeric columns")  # pragma: no cover - internal
+    # numeric questions are summed together, a few columns at a time
+    chunks: list[list[tuple[int, _Values]]] = []
+    for i, block in enumerate(blocks):
+        if isinstance(block, _Values):
+            if not chunks or sum(b.width for _, b in chunks[-1]) + block.width > _VALUES_CHUNK:
+                chunks.append([])
+            chunks[-1].append((i, block))
+
+    parts: list[list[_Part]] = []
+    n_domain_l, rows_domain_l = [], []
+    for part in partitions:
+        results: dict[int, _Part] = dict(zip(choice_at, _choice_stats(design, form, part, choices), strict=True))
+        for chunk in chunks:
+            merged = chunk[0][1] if len(chunk) == 1 else _Values(
+                np.hstack([b.y for _, b in chunk]), np.concatenate([b.binary for _, b in chunk])
+            )
+            stats_ = _values_stats(design, form, part, merged, statistic=statistic)
+            at = 0
+            for i, block in chunk:
+                cols = slice(at, at + block.width)
+                at = cols.stop
+                results[i] = _Part(**{name: getattr(stats_, name)[:, cols] for name in _Part.__dataclass_fields__})
+        parts.append([results[i] for i in range(len(blocks))])
+        inside = part.codes >= 0
+        n_domain_l.append(np.bincount(part.codes[inside & live], minlength=part.size).astype(np.int64))
+        rows_domain_l.append(np.bincount(part.codes[inside], minlength=part.size).astype(np.int64))
+
+    def stack(name: str) -> np.ndarray:
+        return np.vstack([np.hstack([getattr(r, name) for r in results]) for results in parts])
+
+    weighted_n = stack("weighted_n")
+    total = stack("total")
+    n_ans = stack("n_answers")
+    count = stack("count")
+    var = stack("var")
+    ss = stack("ss")
+    constant = stack("constant")
     n_domain = np.concatenate(n_domain_l)
     rows_domain = np.concatenate(rows_domain_l)
 
@@ -790,7 +1147,7 @@ def survey_mean(
         raise ValueError(f"ci_method={ci_method!r} is for proportions: values must be 0, 1 or NaN")
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y[:, None], [_mask_partition(mask)], binary=np.array([binary]),
+        design, [_Values(y[:, None], np.array([binary]))], [_mask_partition(mask)],
         ci_methods=[ci_method], alpha=alpha, deff_method=deff_method,
     )
     return _one(st, 0, 0, ci_method)
@@ -823,7 +1180,7 @@ def survey_total(
     y = _as_values(values, design, "values")
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y[:, None], [_mask_partition(mask)], binary=np.array([False]), statistic="total",
+        design, [_Values(y[:, None], np.array([False]))], [_mask_partition(mask)], statistic="total",
         ci_methods=["wald"], alpha=alpha, deff_method=deff_method,
     )
     return _one(st, 0, 0, "wald")
@@ -864,13 +1221,13 @@ def survey_proportions(
     series = pd.Series(answers) if not isinstance(answers, pd.Series) else answers.reset_index(drop=True)
     if series.size != design.n:
         raise ValueError(f"answers has {series.size} values but the design has {design.n} respondents")
-    levels = _levels(series, categories or ())
+    levels, codes = _answers(series, categories or (), "answers")
     if not levels:
         raise ValueError("answers has no categories: every answer is missing and no categories were given")
-    y = _indicators(series, levels, "answers")
+    choice = _Choice(codes, len(levels), np.arange(len(levels)))
     mask = _as_mask(domain, design)
     st = _estimate_matrix(
-        design, y, [_mask_partition(mask)], binary=np.ones(len(levels), dtype=bool),
+        design, [choice], [_mask_partition(mask)],
         ci_methods=[ci_method] * len(levels), alpha=alpha, deff_method=deff_method,
     )
     rows = [{"category": level, **_one(st, 0, i, ci_method).__dict__} for i, level in enumerate(levels)]
@@ -914,9 +1271,14 @@ def estimate_report(
     multiple-choice question is a weighted proportion; a numeric question is a
     weighted mean. Domains are estimated by the domain method (R's
     ``svyby(~y, ~district, design, svymean)``: zero influence outside the domain,
-    never re-analysing a subset; Lumley 2010, sec. 2.3.1). All influence columns
-    (n x estimates) are built as one matrix and residualized blockwise: one
-    ``design.residualize`` call per block of columns, no loop over respondents.
+    never re-analysing a subset; Lumley 2010, sec. 2.3.1). No n x estimates
+    matrix is formed: a single-choice question (and a 0/1 option) is read as
+    one code per respondent, and every sum its estimates and variances need is
+    a sum over (domain level x answer) groups, or, for a design weighted by
+    :mod:`analysis.weighting`, over (weighting cell x domain level x answer)
+    groups, from which the calibration residuals follow exactly
+    (``SurveyDesign.cell_form``). Other designs are residualized row by row,
+    in blocks of columns.
 
     Respondents with a missing ``by`` value count in the overall estimates
     only. A Categorical ``by`` column reports its unused levels as
@@ -951,7 +1313,7 @@ def estimate_report(
         raise ValueError("question names must be unique")
     data = data.reset_index(drop=True)
 
-    columns: list[np.ndarray] = []
+    blocks: list[_Block] = []
     meta: list[tuple[str, str, str]] = []  # question, kind, category label
     binary: list[bool] = []
     for q in questions:
@@ -960,34 +1322,30 @@ def estimate_report(
                 raise ValueError(f"question {q.name!r}: column {col!r} is not in the data")
         if q.kind == "single":
             series = data[q.columns[0]]
-            levels = _levels(series, q.categories)
+            levels, codes = _answers(series, q.categories, f"question {q.name!r}")
             if not levels:
                 raise ValueError(f"question {q.name!r} has no answers and no declared categories")
-            ind = _indicators(series, levels, f"question {q.name!r}")
-            columns.append(ind)
+            blocks.append(_Choice(codes, len(levels), np.arange(len(levels))))
             meta.extend((q.name, q.kind, _label(level)) for level in levels)
             binary.extend([True] * len(levels))
         elif q.kind == "multiple":
-            block = np.column_stack(
-                [_as_values(data[c], design, f"question {q.name!r} column {c!r}") for c in q.columns]
-            )
-            seen = block[~np.isnan(block)]
-            if not np.isin(seen, [0.0, 1.0]).all():
-                raise ValueError(f"question {q.name!r}: option columns must hold 0, 1 or NaN")
-            columns.append(block)
+            for c in q.columns:
+                option = _as_values(data[c], design, f"question {q.name!r} column {c!r}")
+                answered = ~np.isnan(option)
+                if not np.isin(option[answered], [0.0, 1.0]).all():
+                    raise ValueError(f"question {q.name!r}: option columns must hold 0, 1 or NaN")
+                # a 0/1 option is a two-category answer whose share of 1 is reported
+                blocks.append(_Choice(np.where(answered, option, -1).astype(np.int64), 2, np.array([1])))
             meta.extend((q.name, q.kind, _label(label)) for label in q.categories)
             binary.extend([True] * len(q.columns))
         else:
-            columns.append(_as_values(data[q.columns[0]], design, f"question {q.name!r}")[:, None])
+            values = _as_values(data[q.columns[0]], design, f"question {q.name!r}")
+            blocks.append(_Values(values[:, None], np.array([False])))
             meta.append((q.name, q.kind, MEAN_LABEL))
             binary.append(False)
-    y = np.hstack(columns)
-    binary_arr = np.asarray(binary, dtype=bool)
     ci_methods = [proportion_ci if b else mean_ci for b in binary]
     parts, labels = _domain_partitions(data, by)
-    st = _estimate_matrix(
-        design, y, parts, binary=binary_arr, ci_methods=ci_methods, alpha=alpha, deff_method=deff_method
-    )
+    st = _estimate_matrix(design, blocks, parts, ci_methods=ci_methods, alpha=alpha, deff_method=deff_method)
 
     g, k = st.estimate.shape
     # rows ordered question-major: for each column, overall then domains
