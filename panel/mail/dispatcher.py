@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
@@ -84,7 +84,7 @@ class DispatchStats:
     failed: int = 0  # permanent failure, or out of attempts
     released: int = 0  # claimed but not tried (stop asked for, lease running out): queued again
     reclaimed: int = 0  # stale claims of a dispatcher that died: queued again
-    smtp_error: str | None = None  # the server could not be reached or was lost
+    smtp_error: str | None = None  # the mail server could not be reached
     seconds: float = 0.0
 
     def __iadd__(self, other: DispatchStats) -> DispatchStats:
