@@ -19,7 +19,7 @@ to that function if they ever differ.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -44,9 +44,12 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(raw: bytes) -> str:
     """base64url without padding (as secrets.token_urlsafe and itsdangerous write it)."""
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=").decode("ascii")
 
 
 def path_for(endpoint: str, **values: Any) -> str:

@@ -39,16 +39,19 @@ class Invitation(Base):
     """One member invited to one survey (the personal link is ``/s/<token>``)."""
 
     __tablename__ = "survey_invitation"
+    # Each index costs every one of 50,000 inserts, so there are no single-column indexes
+    # on survey_id and member_id: these two lead the indexes below and serve as theirs.
     __table_args__ = (
         UniqueConstraint("survey_id", "member_id"),  # one invitation per member per survey
-        # Contact fatigue: "how many invitations did this member get in the last 30 days".
+        # Contact fatigue ("how many invitations did this member get in the last 30 days"),
+        # and the member's rows when the member leaves (ON DELETE SET NULL).
         Index("ix_survey_invitation_member_created", "member_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), index=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
     # NULL after the member has left the panel.
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     # sha256 hex digest of the token in the link; the token itself is never stored.
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     # 256 random bits (hex) from which the token is derived with a key from the app's
@@ -75,13 +78,11 @@ class Invitation(Base):
     # A revoked link shows the same "link not valid" page as an unknown one.
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The outbox rows of the invitation and of the latest reminder (progress of a
-    # send-out: queued / sent / failed). SET NULL when old outbox rows are purged.
-    outbox_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_message.id", ondelete="SET NULL")
-    )
-    reminder_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_message.id", ondelete="SET NULL")
-    )
+    # send-out: queued / sent / failed). Plain ids, not foreign keys: outbox rows are
+    # purged on their own schedule, and a foreign key would make each purged row look
+    # through the invitations (and each of 50,000 inserts check the outbox).
+    outbox_message_id: Mapped[int | None] = mapped_column(Integer)
+    reminder_message_id: Mapped[int | None] = mapped_column(Integer)
 
     survey: Mapped[Survey] = relationship()
 
