@@ -283,8 +283,9 @@ def dispatch_once(
 ) -> DispatchStats:
     """Claim up to ``batch_size`` due rows and send them; return what happened.
 
-    ``sessions`` makes database sessions (the app's is ``app.extensions["database"]``);
-    this function owns its transactions and commits them itself, because when it
+    ``sessions`` is a sessionmaker bound to an Engine (the app's is
+    ``app.extensions["database"]``); the outcomes go through a second connection
+    from that engine. This function owns its transactions and commits them itself, because when it
     commits is what bounds duplicates (see the module docstring). Needs no Flask
     application context, so it runs in threads and separate processes alike.
     Setting ``stop`` ends the round after the message in flight; the rest of the
@@ -293,6 +294,8 @@ def dispatch_once(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     worker_id = worker_id or default_worker_id()
+    sender = sender_header(settings.sender)  # a bad MAIL_DEFAULT_SENDER fails here, before claiming
+    envelope_from, domain = settings.envelope_from, settings.domain
     started = time.perf_counter()
     stats = DispatchStats()
     with sessions() as session:
@@ -304,8 +307,6 @@ def dispatch_once(
     if not pending:
         return stats
 
-    sender = sender_header(settings.sender)
-    envelope_from, domain = settings.envelope_from, settings.domain
     recorder = _Recorder(sessions.kw["bind"])
     smtp = SMTPConnection(settings)
     deadline = claimed_at + lease * 0.8
