@@ -67,6 +67,10 @@ def from_environment() -> dict[str, object]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Every page sends "Referrer-Policy: no-referrer" (tokens live in resident URLs), so
+        # browsers send no Referer for Flask-WTF's HTTPS same-origin check to compare. POSTs
+        # stay protected by the session-bound CSRF token and SameSite=Lax cookies.
+        "WTF_CSRF_SSL_STRICT": False,
     }
 
 

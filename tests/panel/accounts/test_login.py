@@ -84,3 +84,19 @@ def test_cli_creates_first_admin(runner, session):
     assert session.query(StaffUser).filter_by(email="admin@kommun.test").one().role == "admin"
     short = runner.invoke(args=["staff", "create", "--email", "b@k.test", "--name", "B", "--password", "short"])
     assert short.exit_code != 0 and "minst 12 tecken" in short.output
+
+
+def test_staff_login_works_over_https_without_a_referer(app, session):
+    """Pages send Referrer-Policy: no-referrer, so an HTTPS POST arrives without Referer."""
+    user = make_staff(session)
+    session.commit()
+    client = app.test_client()
+    page = client.get("/staff/login", base_url="https://panel.test").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/staff/login", base_url="https://panel.test",
+                           data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "Strict-Transport-Security" in response.headers
