@@ -58,6 +58,11 @@ def from_environment() -> dict[str, object]:
         # Recruitment codes typed at /join: wrong codes per address within the window.
         "PANEL_CODE_MAX_FAILURES": _int("PANEL_CODE_MAX_FAILURES", 10),
         "PANEL_CODE_WINDOW_MINUTES": _int("PANEL_CODE_WINDOW_MINUTES", 10),
+        # Survey links: unknown tokens per address within the window; how long after a
+        # survey closes its links still say "closed" rather than "not valid".
+        "SURVEY_LINK_MAX_FAILURES": _int("SURVEY_LINK_MAX_FAILURES", 20),
+        "SURVEY_LINK_WINDOW_MINUTES": _int("SURVEY_LINK_WINDOW_MINUTES", 10),
+        "SURVEY_LINK_GRACE_DAYS": _int("SURVEY_LINK_GRACE_DAYS", 30),
         # Web
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024),
         "BABEL_DEFAULT_LOCALE": "sv",
