@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 84274812a5ac
+Revision ID: a49da906933c
 Revises: 
-Create Date: 2026-11-22 21:17:51.006893
+Create Date: 2026-11-22 21:39:15.866285
 """
 from alembic import op
 import sqlalchemy as sa
 import panel.db
 
 
-revision = '84274812a5ac'
+revision = 'a49da906933c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -291,8 +291,6 @@ def upgrade() -> None:
     sa.Column('outbox_message_id', sa.Integer(), nullable=True),
     sa.Column('reminder_message_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_survey_invitation_member_id_member'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['outbox_message_id'], ['outbox_message.id'], name=op.f('fk_survey_invitation_outbox_message_id_outbox_message'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['reminder_message_id'], ['outbox_message.id'], name=op.f('fk_survey_invitation_reminder_message_id_outbox_message'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], name=op.f('fk_survey_invitation_survey_id_survey'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_invitation')),
     sa.UniqueConstraint('survey_id', 'member_id', name=op.f('uq_survey_invitation_survey_id')),
@@ -300,8 +298,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('survey_invitation', schema=None) as batch_op:
         batch_op.create_index('ix_survey_invitation_member_created', ['member_id', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_survey_invitation_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_survey_invitation_survey_id'), ['survey_id'], unique=False)
 
     op.create_table('survey_answer_draft',
     sa.Column('invitation_id', sa.Integer(), nullable=False),
@@ -353,8 +349,6 @@ def downgrade() -> None:
     op.drop_table('survey_completion')
     op.drop_table('survey_answer_draft')
     with op.batch_alter_table('survey_invitation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_survey_invitation_survey_id'))
-        batch_op.drop_index(batch_op.f('ix_survey_invitation_member_id'))
         batch_op.drop_index('ix_survey_invitation_member_created')
 
     op.drop_table('survey_invitation')
