@@ -4,7 +4,7 @@ Sending 50,000 invitations writes 50,000 outbox rows (about 3 kB each) and 50,00
 invitations in one transaction. SQLAlchemy's executemany builds and type-processes a
 parameter dictionary per row, which costs more than the database's own work here, so
 :func:`insert_rows` hands the driver plain tuples instead: ``COPY ... FROM STDIN`` on
-PostgreSQL (psycopg), ``executemany`` on SQLite, and SQLAlchemy's ordinary bulk insert
+PostgreSQL (psycopg, with lz4 for the long texts where the server has it), ``executemany`` on SQLite, and SQLAlchemy's ordinary bulk insert
 on anything else. Values that are the same in every row (timestamps, the survey id) are
 given once as ``constants`` and converted once with the column's own type, so what is
 stored is exactly what the ORM would store.
@@ -14,7 +14,7 @@ Ids for rows that others must point at are taken in advance by :func:`next_ids`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, text
@@ -25,27 +25,29 @@ def _dialect(session: Session):
     return session.get_bind().dialect
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[tuple],
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Iterable[tuple],
                 constants: Mapping[str, Any] | None = None) -> None:
     """INSERT ``rows`` (tuples of plain str/int/None values, in ``columns`` order) into ``table``.
 
     Per-row values are stored as given; ``constants`` go into every row, converted by
     the column's type first (so a datetime is stored as the ORM would store it).
+    ``rows`` may be a generator: on PostgreSQL the server stores the first rows while
+    the rest are being made.
     """
-    if not rows:
-        return
     constants = dict(constants or {})
     names = [*columns, *constants]
     dialect = _dialect(session)
-    if dialect.name not in ("sqlite", "postgresql") or dialect.driver != ("pysqlite" if dialect.name == "sqlite"
-                                                                          else "psycopg"):
-        session.execute(insert(table).values(**constants), [dict(zip(columns, row)) for row in rows])
+    if (dialect.name, dialect.driver) not in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+        batch = [dict(zip(columns, row)) for row in rows]
+        if batch:
+            session.execute(insert(table).values(**constants), batch)
         return
     tail = tuple(_db_value(table, name, value, dialect) for name, value in constants.items())
     quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     raw = session.connection().connection.driver_connection
     table_name = dialect.identifier_preparer.format_table(table)
     if dialect.name == "postgresql":
+        _fast_compression(session)
         with raw.cursor() as cursor, cursor.copy(f"COPY {table_name} ({quoted}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row + tail)
@@ -54,9 +56,19 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     cursor = raw.cursor()
     try:
         cursor.executemany(f"INSERT INTO {table_name} ({quoted}) VALUES ({marks})",
-                           [row + tail for row in rows] if tail else rows)
+                           (row + tail for row in rows) if tail else rows)
     finally:
         cursor.close()
+
+
+def _fast_compression(session: Session) -> None:
+    """Compress long texts (the emails) with lz4 instead of pglz for the rest of this
+    transaction, where the server has lz4: about a third less server time for a send-out.
+    Either way the values read back the same."""
+    has_lz4 = session.scalar(text(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"))
+    if has_lz4:
+        session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))  # ends with the transaction
 
 
 def _db_value(table: Table, name: str, value: Any, dialect) -> Any:
@@ -65,8 +77,8 @@ def _db_value(table: Table, name: str, value: Any, dialect) -> Any:
     return processor(value) if processor else value
 
 
-def next_ids(session: Session, table: Table, count: int) -> list[int] | None:
-    """``count`` new primary keys for ``table``, or None where this is not supported.
+def next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` new primary keys for ``table`` (SQLite and PostgreSQL, the panel's databases).
 
     PostgreSQL: from the id column's sequence (safe under concurrency). SQLite: the ids
     after the largest one; call this only in a transaction that has already written, so
@@ -80,4 +92,4 @@ def next_ids(session: Session, table: Table, count: int) -> list[int] | None:
     if dialect.name == "sqlite":
         last = session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
         return list(range(last + 1, last + 1 + count))
-    return None
+    raise NotImplementedError(f"ids in advance on {dialect.name}: the panel runs on SQLite or PostgreSQL")

@@ -47,6 +47,31 @@ def token_digest(token: str) -> str:
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
+class KeyedHash:
+    """HMAC (RFC 2104) with the key's inner and outer states computed once.
+
+    ``KeyedHash(key, "sha256").digest(message) == hmac.digest(key, message, "sha256")``,
+    several times faster per message than :func:`hmac.digest`, which sets the key up
+    again on every call.
+    """
+
+    def __init__(self, key: bytes, algorithm: str) -> None:
+        inner, outer = hashlib.new(algorithm), hashlib.new(algorithm)
+        if len(key) > inner.block_size:
+            key = hashlib.new(algorithm, key).digest()
+        key = key.ljust(inner.block_size, b"\0")
+        inner.update(bytes(byte ^ 0x36 for byte in key))
+        outer.update(bytes(byte ^ 0x5C for byte in key))
+        self._inner, self._outer = inner, outer
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 def _b64(raw: bytes) -> str:
     """base64url without padding (as secrets.token_urlsafe and itsdangerous write it)."""
     return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=").decode("ascii")
@@ -66,7 +91,7 @@ class SurveyLinks:
     def __init__(self) -> None:
         secret = current_app.config["SECRET_KEY"]
         secret = secret.encode("utf-8") if isinstance(secret, str) else secret
-        self._key = hmac.new(secret, _KEY_PURPOSE, hashlib.sha256).digest()
+        self._hash = KeyedHash(hmac.digest(secret, _KEY_PURPOSE, "sha256"), "sha256")
         try:
             path = path_for(LANDING_ENDPOINT, token=PLACEHOLDER)
         except BuildError:  # an app without the answering blueprint: the agreed URL
@@ -76,12 +101,12 @@ class SurveyLinks:
 
     def token_for(self, secret: str) -> str:
         """The token of the invitation whose ``token_secret`` is ``secret``."""
-        return _b64(hmac.digest(self._key, bytes.fromhex(secret), "sha256"))
+        return _b64(self._hash.digest(bytes.fromhex(secret)))
 
     def new(self) -> tuple[str, str, str]:
         """(token_secret, token, token_digest) for a new invitation."""
         raw = secrets.token_bytes(32)
-        token = _b64(hmac.digest(self._key, raw, "sha256"))
+        token = _b64(self._hash.digest(raw))
         return raw.hex(), token, hashlib.sha256(token.encode("ascii")).hexdigest()
 
     def url(self, token: str) -> str:
@@ -98,9 +123,7 @@ class UnsubscribeLinks:
 
     def __init__(self) -> None:
         signer = member_tokens._serializer().make_signer()
-        self._key = signer.derive_key()
-        # The digest's name, so hmac.digest takes OpenSSL's one-shot path.
-        self._digest = signer.digest_method().name
+        self._hash = KeyedHash(signer.derive_key(), signer.digest_method().name)
         self._sep = signer.sep.decode("ascii")
         self._url = absolute_url(path_for("members.unsubscribe", token=PLACEHOLDER))
         self._head, self._tail = self._url.split(PLACEHOLDER)
@@ -109,7 +132,7 @@ class UnsubscribeLinks:
     def _fast(self, member_id: int, created_at: datetime) -> str:
         stamp = round(created_at.timestamp() * 1_000_000)  # as member_tokens.created_stamp
         payload = _b64(f"[{member_id},{stamp}]".encode("ascii"))
-        signature = _b64(hmac.digest(self._key, payload.encode("ascii"), self._digest))
+        signature = _b64(self._hash.digest(payload.encode("ascii")))
         return self._head + payload + self._sep + signature + self._tail
 
     @staticmethod

@@ -51,7 +51,7 @@ from surveys.models import Survey, SurveyStatus
 
 INVITATION_KIND = "survey_invitation"
 REMINDER_KIND = "survey_reminder"
-CHUNK = 5_000  # rows per bulk insert (progress is reported per chunk)
+CHUNK = 5_000  # progress is reported every CHUNK invitations
 REMINDER_BATCH = 1_000
 SWEDEN = "Europe/Stockholm"
 # Placeholders in the once-rendered emails; URL-safe, so escaping leaves them alone.
@@ -301,7 +301,7 @@ class _OutboxBatch:
                           "attempts": 0, "next_attempt_at": due, "created_at": now}
         self.html_safe = html_safe  # the links need no HTML escaping (URL-safe base and tokens)
 
-    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str, message_id: int | None) -> tuple:
+    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str, message_id: int) -> tuple:
         """One email: ``letter`` with the two personal links put in. ``message_id`` from :meth:`new_ids`."""
         if self.html_safe:
             html_link, html_unsubscribe = link, unsubscribe
@@ -312,24 +312,14 @@ class _OutboxBatch:
                 letter.html.replace(_LINK, html_link).replace(_UNSUBSCRIBE, html_unsubscribe),
                 f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
 
-    def new_ids(self, count: int) -> list[int | None]:
-        """Ids for the next ``count`` rows (None each where the database cannot give them in
-        advance: :meth:`insert` then asks for them back). The caller's transaction must
-        already have written something (see :func:`bulk.next_ids`)."""
-        return bulk.next_ids(self.session, OutboxMessage.__table__, count) or [None] * count
+    def new_ids(self, count: int) -> list[int]:
+        """Ids for the next ``count`` rows. The caller's transaction must already have
+        written something (see :func:`bulk.next_ids`)."""
+        return bulk.next_ids(self.session, OutboxMessage.__table__, count)
 
-    def insert(self, rows: list[tuple]) -> list[int]:
-        """Insert ``rows`` (from :meth:`row`); their ids, in order."""
-        if not rows:
-            return []
-        table = OutboxMessage.__table__
-        if rows[0][0] is None:
-            result = self.session.execute(
-                insert(table).values(**self.constants).returning(table.c.id, sort_by_parameter_order=True),
-                [dict(zip(self.COLUMNS[1:], row[1:])) for row in rows])
-            return list(result.scalars())
-        bulk.insert_rows(self.session, table, self.COLUMNS, rows, self.constants)
-        return [row[0] for row in rows]
+    def insert(self, rows: Iterable[tuple]) -> None:
+        """Insert ``rows`` (from :meth:`row`; a generator is fine)."""
+        bulk.insert_rows(self.session, OutboxMessage.__table__, self.COLUMNS, rows, self.constants)
 
 
 def _html_safe(*urls: str) -> bool:
@@ -384,26 +374,26 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     age_groups: dict[int, str] = {}
     invited = sorted(selection.invited, key=lambda m: m.id)
     total = len(invited)
-    for start in range(0, total, CHUNK):
-        chunk = invited[start:start + CHUNK]
-        message_ids = outbox.new_ids(len(chunk))
-        invitations, messages = [], []
-        for member, message_id in zip(chunk, message_ids):
+    invitations: list[tuple] = []
+    message_ids = outbox.new_ids(total)  # before the COPY below starts using the connection
+
+    def emails():
+        """The outbox rows, made while the database stores the ones before (PostgreSQL)."""
+        for number, (member, message_id) in enumerate(zip(invited, message_ids), 1):
             email, _language, created_at = panel.contacts[member.id]
             secret, token, digest = links.new()
             language = languages[member.id]
-            messages.append(outbox.row(letters[language], to=email, link=links.url(token),
-                                       unsubscribe=unsubscribe.url(member.id, created_at), message_id=message_id))
-            age = age_groups.get(member.birth_year) or age_groups.setdefault(
-                member.birth_year, member.age_group(year))
+            yield outbox.row(letters[language], to=email, link=links.url(token),
+                             unsubscribe=unsubscribe.url(member.id, created_at), message_id=message_id)
+            age = age_groups.get(member.birth_year) or age_groups.setdefault(member.birth_year,
+                                                                              member.age_group(year))
             invitations.append((member.id, digest, secret, language, member.gender, age, member.district_code,
                                 message_id))
-        inserted = outbox.insert(messages)
-        if message_ids[:1] == [None]:  # ids known only now (neither SQLite nor PostgreSQL)
-            invitations = [(*row[:-1], message_id) for row, message_id in zip(invitations, inserted)]
-        bulk.insert_rows(session, Invitation.__table__, columns, invitations, constants)
-        if progress:
-            progress(start + len(chunk), total)
+            if progress and (number % CHUNK == 0 or number == total):
+                progress(number, total)
+
+    outbox.insert(emails())
+    bulk.insert_rows(session, Invitation.__table__, columns, invitations, constants)
     excluded = {reason.value: count for reason, count in selection.excluded.items() if count}
     settings.excluded = excluded
     freeze_structure(survey, now=now)
@@ -482,9 +472,9 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
             secret, token, digest = links.new()
         rows.append(outbox.row(letters[language], to=email, link=links.url(token),
                                unsubscribe=unsubscribe.url(member_id, created_at), message_id=message_id))
-        changes.append({"id": invitation_id, "token_secret": secret, "token_digest": digest})
-    for change, message_id in zip(changes, outbox.insert(rows)):
-        change["reminder_message_id"] = message_id
+        changes.append({"id": invitation_id, "token_secret": secret, "token_digest": digest,
+                        "reminder_message_id": message_id})
+    outbox.insert(rows)
     session.execute(update(Invitation), changes)
     return len(marked)
 
