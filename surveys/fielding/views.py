@@ -16,6 +16,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from panel.accounts.access import role_required
 from panel.db import utcnow
@@ -69,7 +70,7 @@ def _target_form(survey: Survey) -> TargetForm:
         "contact_limit": _text(settings.contact_limit), "contact_window_days": _text(settings.contact_window_days),
         "reminder_after_days": _text(settings.reminder_after_days), "max_reminders": _text(settings.max_reminders),
         "opens_at": as_local_input(survey.opens_at), "closes_at": as_local_input(survey.closes_at)})
-    form.districts.choices = [(d.code, d.name) for d in services.list_districts(db.session)]
+    form.districts.choices = [SelectChoice(d.code, d.name) for d in services.list_districts(db.session)]
     return form
 
 
