@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
@@ -492,11 +492,13 @@ def open_and_close_due(session: Session, *, now: datetime | None = None) -> tupl
         update(Survey).where(Survey.status == SurveyStatus.SCHEDULED, Survey.opens_at <= now,
                              or_(Survey.closes_at.is_(None), Survey.closes_at > now))
         .values(status=SurveyStatus.OPEN).execution_options(synchronize_session=False)).rowcount
-    closed = session.execute(
-        update(Survey).where(Survey.status.in_((SurveyStatus.OPEN, SurveyStatus.SCHEDULED)),
-                             Survey.closes_at <= now)
-        .values(status=SurveyStatus.CLOSED).execution_options(synchronize_session=False)).rowcount
-    return opened, closed
+    closing = list(session.scalars(select(Survey.id).where(
+        Survey.status.in_((SurveyStatus.OPEN, SurveyStatus.SCHEDULED)), Survey.closes_at <= now)))
+    if closing:
+        session.execute(update(Survey).where(Survey.id.in_(closing))
+                        .values(status=SurveyStatus.CLOSED).execution_options(synchronize_session=False))
+        _drop_unsent_mail(session, closing)
+    return opened, len(closing)
 
 
 def close_now(session: Session, survey: Survey, *, now: datetime | None = None) -> None:
@@ -506,13 +508,18 @@ def close_now(session: Session, survey: Survey, *, now: datetime | None = None) 
         raise FieldingError(_l("Enkäten är inte öppen."), None)
     survey.status = SurveyStatus.CLOSED
     survey.closes_at = now
-    # Invitations of a survey that had not opened yet must not go out any more.
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.QUEUED,
-               OutboxMessage.id.in_(select(Invitation.outbox_message_id).where(Invitation.survey_id == survey.id)))
-        .values(status=OutboxStatus.FAILED, last_error="survey closed before the email was sent")
-        .execution_options(synchronize_session=False))
+    _drop_unsent_mail(session, [survey.id])
+
+
+def _drop_unsent_mail(session: Session, survey_ids: list[int]) -> int:
+    """Delete the invitations and reminders of closed surveys that are still waiting in the
+    outbox: they would invite to a survey that no longer takes answers. (Deleted rather than
+    marked failed, so nobody sends them again from the failed-mail page.)"""
+    ours = select(Invitation.outbox_message_id).where(Invitation.survey_id.in_(survey_ids)).union(
+        select(Invitation.reminder_message_id).where(Invitation.survey_id.in_(survey_ids)))
+    return session.execute(
+        delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.id.in_(ours))
+        .execution_options(synchronize_session=False)).rowcount
 
 
 def open_surveys(session: Session) -> list[Survey]:

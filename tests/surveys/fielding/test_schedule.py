@@ -74,7 +74,7 @@ def test_closing_now_stops_answers_and_unsent_invitations(app, analyst, session,
     assert response.status_code == 302
     session.expire_all()
     assert session.get(Survey, survey.id).status == "closed"
-    assert {m.status for m in session.scalars(select(OutboxMessage))} == {"failed"}
+    assert session.scalars(select(OutboxMessage)).all() == []  # nothing left to send, or to send again
     assert deliver(app, at=opens + timedelta(hours=1)).sent == 0 and smtp_server.messages == []
     again = post(analyst, f"{base(survey.id)}/close", token_from=f"{base(survey.id)}/")
     assert again.status_code == 409
@@ -100,3 +100,28 @@ def test_the_closing_time_and_reminders_can_change_after_sending(app, analyst, s
     session.expire_all()
     assert session.get(Survey, survey.id).closes_at != before
     assert services.fielding_of(session, session.get(Survey, survey.id)).max_reminders == 2
+
+
+def test_reminders_still_queued_when_the_survey_closes_are_not_sent(app, runner, session, smtp_server,
+                                                                    example_text):
+    from sqlalchemy import update
+
+    from surveys.fielding.models import Invitation
+
+    make_panel(session, [(2, "kvinna", 30, "0101")])
+    survey = make_survey(session, example_text)
+    configure(session, survey)
+    session.commit()
+    send_now(app, survey.id)
+    assert deliver(app).sent == 2
+    session.execute(update(Invitation).values(sent_at=utcnow() - timedelta(days=8)))
+    session.commit()
+    with as_cli(app) as db_session:
+        assert services.remind_batch(db_session, db_session.get(Survey, survey.id)) == 2
+        db_session.commit()
+    session.get(Survey, survey.id).closes_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert "closed 1" in runner.invoke(args=["fielding", "tick"]).output
+    assert [m.kind for m in session.scalars(select(OutboxMessage))] == ["survey_invitation"] * 2  # the sent ones
+    smtp_server.clear()
+    assert deliver(app).sent == 0
