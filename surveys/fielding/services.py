@@ -374,26 +374,31 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     age_groups: dict[int, str] = {}
     invited = sorted(selection.invited, key=lambda m: m.id)
     total = len(invited)
-    invitations: list[tuple] = []
-    message_ids = outbox.new_ids(total)  # before the COPY below starts using the connection
+    message_ids = outbox.new_ids(total)  # before the COPYs below start using the connection
+    personal: list[tuple[str, str, str]] = []  # (address, survey link, unsubscribe link) per invitation
 
-    def emails():
-        """The outbox rows, made while the database stores the ones before (PostgreSQL)."""
-        for number, (member, message_id) in enumerate(zip(invited, message_ids), 1):
+    # Two streams, so the database stores rows while the next ones are made (PostgreSQL's
+    # COPY): first the invitations with their new tokens, then the emails with the links.
+    def invitation_rows():
+        for member, message_id in zip(invited, message_ids):
             email, _language, created_at = panel.contacts[member.id]
             secret, token, digest = links.new()
-            language = languages[member.id]
-            yield outbox.row(letters[language], to=email, link=links.url(token),
-                             unsubscribe=unsubscribe.url(member.id, created_at), message_id=message_id)
+            personal.append((email, links.url(token), unsubscribe.url(member.id, created_at)))
             age = age_groups.get(member.birth_year) or age_groups.setdefault(member.birth_year,
                                                                               member.age_group(year))
-            invitations.append((member.id, digest, secret, language, member.gender, age, member.district_code,
-                                message_id))
+            yield (member.id, digest, secret, languages[member.id], member.gender, age, member.district_code,
+                   message_id)
+
+    def emails():
+        for number, (member, message_id, (email, link, unsubscribe_link)) in enumerate(
+                zip(invited, message_ids, personal), 1):
+            yield outbox.row(letters[languages[member.id]], to=email, link=link, unsubscribe=unsubscribe_link,
+                             message_id=message_id)
             if progress and (number % CHUNK == 0 or number == total):
                 progress(number, total)
 
+    bulk.insert_rows(session, Invitation.__table__, columns, invitation_rows(), constants)
     outbox.insert(emails())
-    bulk.insert_rows(session, Invitation.__table__, columns, invitations, constants)
     excluded = {reason.value: count for reason, count in selection.excluded.items() if count}
     settings.excluded = excluded
     freeze_structure(survey, now=now)
