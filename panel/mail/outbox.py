@@ -41,14 +41,18 @@ def absolute_url(path: str) -> str:
     return current_app.config["PANEL_BASE_URL"] + path
 
 
-def email_url(endpoint: str, **values: Any) -> str:
-    """An absolute link for an email to ``endpoint``, inside or outside a request.
+def email_path(endpoint: str, **values: Any) -> str:
+    """The URL path of ``endpoint`` for an email, inside or outside a request.
 
-    Built from the app's URL map and PANEL_BASE_URL only (the CLI and the dispatcher
-    have no request to take a host from, and a request's host must never be used).
+    Built from the app's URL map alone: the CLI and the dispatcher have no request,
+    and a request's host must never end up in an email anyway.
     """
-    path = current_app.url_map.bind("panel.invalid", script_name="/").build(endpoint, values)
-    return absolute_url(path)
+    return current_app.url_map.bind("panel.invalid", script_name="/").build(endpoint, values)
+
+
+def email_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for an email to ``endpoint``: PANEL_BASE_URL + :func:`email_path`."""
+    return absolute_url(email_path(endpoint, **values))
 
 
 def render_email(template: str, language: str, context: Mapping[str, Any]) -> tuple[str, str, str]:

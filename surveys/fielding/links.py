@@ -27,10 +27,10 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from werkzeug.routing import BuildError
 
-from panel.mail.outbox import absolute_url
+from panel.mail.outbox import absolute_url, email_path
 from panel.members import tokens as member_tokens
 from panel.members.services import unsubscribe_headers
 
@@ -79,10 +79,7 @@ def _b64(raw: bytes) -> str:
 
 def path_for(endpoint: str, **values: Any) -> str:
     """A URL path for an email, also outside a request (CLI)."""
-    if has_request_context():
-        return url_for(endpoint, _external=False, **values)
-    with current_app.test_request_context():
-        return url_for(endpoint, _external=False, **values)
+    return email_path(endpoint, **values)
 
 
 class SurveyLinks:
