@@ -7,6 +7,7 @@ Every setting can be given as an environment variable of the same name.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_SQLITE = f"sqlite:///{Path.cwd() / 'instance' / 'medborgarpanel.sqlite'}"
@@ -58,11 +59,21 @@ def from_environment() -> dict[str, object]:
         # Recruitment codes typed at /join: wrong codes per address within the window.
         "PANEL_CODE_MAX_FAILURES": _int("PANEL_CODE_MAX_FAILURES", 10),
         "PANEL_CODE_WINDOW_MINUTES": _int("PANEL_CODE_WINDOW_MINUTES", 10),
+        # Residents' public requests per address within the window, each kind counted apart
+        # (panel/members/throttle.py): sign-up forms, magic-link requests, unknown links from email.
+        "PANEL_SIGNUP_MAX": _int("PANEL_SIGNUP_MAX", 20),
+        "PANEL_SIGNUP_WINDOW_MINUTES": _int("PANEL_SIGNUP_WINDOW_MINUTES", 60),
+        "PANEL_LINK_REQUEST_MAX": _int("PANEL_LINK_REQUEST_MAX", 20),
+        "PANEL_LINK_REQUEST_WINDOW_MINUTES": _int("PANEL_LINK_REQUEST_WINDOW_MINUTES", 60),
+        "PANEL_BAD_LINK_MAX": _int("PANEL_BAD_LINK_MAX", 20),
+        "PANEL_BAD_LINK_WINDOW_MINUTES": _int("PANEL_BAD_LINK_WINDOW_MINUTES", 10),
         # Survey links: unknown tokens per address within the window; how long after a
         # survey closes its links still say "closed" rather than "not valid".
         "SURVEY_LINK_MAX_FAILURES": _int("SURVEY_LINK_MAX_FAILURES", 20),
         "SURVEY_LINK_WINDOW_MINUTES": _int("SURVEY_LINK_WINDOW_MINUTES", 10),
         "SURVEY_LINK_GRACE_DAYS": _int("SURVEY_LINK_GRACE_DAYS", 30),
+        # Published reports: cells whose unweighted base is below this are suppressed.
+        "PANEL_SUPPRESSION_MIN_N": _int("PANEL_SUPPRESSION_MIN_N", 5),
         # Web
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024),
         "BABEL_DEFAULT_LOCALE": "sv",
@@ -70,12 +81,39 @@ def from_environment() -> dict[str, object]:
         "LANGUAGES": ("sv", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        # Secure cookies whenever the public address is https (override with SESSION_COOKIE_SECURE).
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE",
+                                       env("PANEL_BASE_URL", "").lower().startswith("https://")),
+        # A staff login lasts this long after the last request (sliding); residents' own
+        # login after a magic link has PANEL_MEMBER_SESSION_MINUTES on top of it.
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_int("PANEL_STAFF_SESSION_MINUTES", 480)),
         "WTF_CSRF_TIME_LIMIT": None,
         # Every page sends "Referrer-Policy: no-referrer" (tokens live in resident URLs), so
         # browsers send no Referer for Flask-WTF's HTTPS same-origin check to compare. POSTs
         # stay protected by the session-bound CSRF token and SameSite=Lax cookies.
         "WTF_CSRF_SSL_STRICT": False,
+        # Production: how many reverse proxies in front of the app set X-Forwarded-For/-Proto/
+        # -Host (werkzeug ProxyFix; 0 = trust none), and HSTS max-age on HTTPS (0 = no header).
+        "PANEL_TRUSTED_PROXIES": _int("PANEL_TRUSTED_PROXIES", 0),
+        "PANEL_HSTS_SECONDS": _int("PANEL_HSTS_SECONDS", 31536000),
+        # Retention (GDPR), in days: see panel.retention and the DPO page.
+        # Letter names and addresses of recruitment samples (and their codes stop working).
+        "PANEL_RETAIN_RECRUITMENT_DAYS": _int("PANEL_RETAIN_RECRUITMENT_DAYS", 180),
+        # Sent emails (address, personal links) in the outbox.
+        "PANEL_RETAIN_SENT_MAIL_DAYS": _int("PANEL_RETAIN_SENT_MAIL_DAYS", 30),
+        # Members who unsubscribed from all mail and changed nothing since: removed as if they left.
+        "PANEL_RETAIN_INACTIVE_DAYS": _int("PANEL_RETAIN_INACTIVE_DAYS", 730),
+        # Identified surveys: the link from a response to the member and invitation,
+        # counted from the survey's closing.
+        "PANEL_RETAIN_IDENTIFIED_DAYS": _int("PANEL_RETAIN_IDENTIFIED_DAYS", 365),
+        # Throttling records (failed logins, wrong codes, counted requests: emails and IP addresses).
+        "PANEL_RETAIN_THROTTLE_DAYS": _int("PANEL_RETAIN_THROTTLE_DAYS", 1),
+        # The DPO page and the public privacy text: controller, legal basis, DPO contact;
+        # PANEL_PRIVACY_TEXT_FILE (Markdown) replaces the generated public text.
+        "PANEL_PRIVACY_CONTROLLER": env("PANEL_PRIVACY_CONTROLLER"),
+        "PANEL_PRIVACY_LEGAL_BASIS": env("PANEL_PRIVACY_LEGAL_BASIS"),
+        "PANEL_PRIVACY_DPO_CONTACT": env("PANEL_PRIVACY_DPO_CONTACT"),
+        "PANEL_PRIVACY_TEXT_FILE": env("PANEL_PRIVACY_TEXT_FILE"),
     }
 
 

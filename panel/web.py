@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,6 +12,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from panel.extensions import db
 
@@ -42,17 +44,47 @@ ERROR_TEXTS = {
 }
 
 
-def render_error(status: int, message: str | None = None):
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` bounded to what an INTEGER column holds (PostgreSQL's 2**31 − 1).
+
+    A larger number in a path is an address that cannot exist: 404, instead of the
+    database driver's overflow error (a 500) when it is used as a key.
+    """
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (werkzeug's names)
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def render_error(status: int, message: str | None = None, kept_form: list[tuple[str, str]] | None = None):
     title = str(ERROR_TITLES.get(status, ERROR_TITLES[400]))
     body = message or str(ERROR_TEXTS.get(status, ERROR_TEXTS[400]))
     try:
-        return render_template("error.html", status=status, title=title, message=body), status
+        return render_template("error.html", status=status, title=title, message=body, kept_form=kept_form or [],
+                               kept_action=request.full_path.rstrip("?")), status
     except Exception:  # the error page itself must never fail
         current_app.logger.exception("error page failed to render")
         return Response(f"{title}\n\n{body}\n", status=status, mimetype="text/plain")
 
 
+def _form_to_keep() -> list[tuple[str, str]]:
+    """The fields of a POSTed form, to give back on the "database unavailable" page.
+
+    Only url-encoded forms of at most 256 KiB (every answering page; not file uploads),
+    never a password field.
+    """
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return []
+    if (request.content_length or 0) > 256 * 1024:
+        return []
+    try:
+        return [(name, value) for name, value in request.form.items(multi=True) if "password" not in name.lower()]
+    except Exception:  # a body that cannot be read (too large, cut off): nothing to keep
+        return []
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any blueprint adds its routes
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -72,7 +104,12 @@ def init_app(app: Flask) -> None:
     def database_down(error: OperationalError):
         app.logger.error("database unavailable: %s", error)
         db.session.rollback()
-        return render_error(503)
+        # A form sent while the database is away (restarting) comes back on the page,
+        # to be sent again with one button: nothing the resident typed is lost.
+        response = app.make_response(render_error(503, kept_form=_form_to_keep()))
+        response.headers["Cache-Control"] = "no-store"  # it may hold what was typed
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
@@ -90,8 +127,10 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("X-Frame-Options", "DENY")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # request.is_secure sees the client's scheme behind a trusted proxy (ProxyFix below).
+        hsts = app.config.get("PANEL_HSTS_SECONDS", 0)
+        if request.is_secure and hsts > 0:
+            headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
         return response
 
     @app.context_processor
@@ -104,5 +143,21 @@ def init_app(app: Flask) -> None:
 
     @app.get("/healthz")
     def health():
-        db.session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+        """For load balancers and monitoring: 200 when the database answers, else 503."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as error:  # any failure to reach the database means "not ready"
+            app.logger.error("health check: database unavailable: %s", error)
+            db.session.rollback()
+            response = jsonify(status="unavailable", reason="database unavailable")
+            response.status_code = 503
+        else:
+            response = jsonify(status="ok")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    proxies = app.config.get("PANEL_TRUSTED_PROXIES", 0)
+    if proxies > 0:
+        # Only headers set by that many proxies are believed: the client address (login
+        # throttling, audit log), the scheme (HSTS, secure cookies) and the host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)

@@ -5,6 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from panel.accounts.services import MIN_PASSWORD_LENGTH
+from panel.members.forms import no_control_characters  # a NUL cannot even be stored on PostgreSQL
 
 ROLE_CHOICES = [
     SelectChoice("analyst", _l("Analytiker")),
@@ -14,12 +15,12 @@ ROLE_CHOICES = [
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-postadress"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("E-postadress"), validators=[DataRequired(), no_control_characters, Length(max=254)])
     password = PasswordField(_l("Lösenord"), validators=[DataRequired(), Length(max=200)])
 
 
 class StaffForm(FlaskForm):
-    name = StringField(_l("Namn"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Namn"), validators=[DataRequired(), no_control_characters, Length(max=200)])
     email = EmailField(_l("E-postadress"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     role = SelectField(_l("Roll"), choices=ROLE_CHOICES)
     password = PasswordField(

@@ -28,6 +28,13 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def staff_email_or_none(session: Session, email: str) -> str | None:
+    """The address if it belongs to a staff account, else None: the audit log, which nothing
+    may change or delete, must not keep what a stranger (or a resident) typed at the login."""
+    email = normalise_email(email)
+    return email if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) else None
+
+
 def create_staff(session: Session, *, email: str, name: str, role: str, password: str) -> StaffUser:
     email = normalise_email(email)
     if role not in set(Role):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -520,6 +521,8 @@ def _json_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, uuid.UUID):  # survey_response ids
+        return str(value)
     return value
 
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from panel.db import utcnow
 from panel.extensions import csrf, db
-from panel.members import login, services, tokens
+from panel.members import login, services, throttle, tokens
 from panel.members import terms as panel_terms
 from panel.members.forms import (ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm, ProfileForm,
                                  RequestLinkForm)
 from panel.models import Member
-from panel.models.member import TokenPurpose
+from panel.models.member import RequestKind, TokenPurpose
+from panel.web import render_error
 
 bp = Blueprint("members", __name__)
 
@@ -68,7 +69,37 @@ LINK_PROBLEMS = {
 }
 
 
+THROTTLED = {
+    RequestKind.SIGNUP: _l("Det har kommit för många anmälningar från din uppkoppling. "
+                           "Vänta en stund och försök igen."),
+    RequestKind.LINK_REQUEST: _l("Du har bett om för många länkar. Vänta en stund och försök igen."),
+    RequestKind.BAD_LINK: _l("Du har öppnat för många länkar som inte fungerar. Vänta tio minuter och försök igen."),
+}
+
+
+def count_request(kind: str) -> None:
+    """Count this request towards the per-address limit of ``kind``; raises throttle.Throttled past it."""
+    throttle.count(db.session, kind, request.remote_addr or "-", throttle.limit_from(current_app.config, kind),
+                   now=utcnow())
+
+
+def check_bad_links() -> None:
+    """Raises throttle.Throttled when this address has opened too many unknown links lately."""
+    throttle.check(db.session, RequestKind.BAD_LINK, request.remote_addr or "-",
+                   throttle.limit_from(current_app.config, RequestKind.BAD_LINK), now=utcnow())
+
+
+def too_many(error: throttle.Throttled):
+    db.session.rollback()
+    response, status = render_error(429, str(THROTTLED[error.kind]))
+    return response, status, {"Retry-After": str(error.retry_after)}
+
+
 def _link_problem(error: tokens.LinkError, purpose: str):
+    if isinstance(error, tokens.LinkInvalid):  # a mistyped or guessed link counts towards the limit
+        db.session.rollback()
+        throttle.record(db.session, RequestKind.BAD_LINK, request.remote_addr or "-", now=utcnow())
+        db.session.commit()
     status, message, endpoint, label = LINK_PROBLEMS.get(purpose, {}).get(type(error), _BROKEN_LINK)
     return render_template("members/link_problem.html", message=message, next_url=url_for(endpoint),
                            next_label=label), status
@@ -103,10 +134,13 @@ def join():
     form = _with_districts(JoinForm(terms_version=panel_terms.CURRENT, language=str(get_locale())))
     if form.validate_on_submit():
         try:
+            count_request(RequestKind.SIGNUP)
             services.register(db.session, email=form.email.data, birth_year=form.birth_year.data,
                               gender=form.gender.data, district=form.district.data or None,
                               postcode=_postcode(form), language=form.language.data,
                               terms_version=form.terms_version.data)
+        except throttle.Throttled as error:
+            return too_many(error)
         except services.MemberDataError as error:
             _show_error(form, error)
         else:
@@ -123,6 +157,10 @@ def join_sent():
 @bp.route("/panel/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
     form = ButtonForm()
+    try:
+        check_bad_links()
+    except throttle.Throttled as error:
+        return too_many(error)
     try:
         if not form.validate_on_submit():
             services.check_link(db.session, token, TokenPurpose.CONFIRM)
@@ -142,6 +180,10 @@ def request_link():
         return redirect(url_for(".profile"))
     form = RequestLinkForm()
     if form.validate_on_submit():
+        try:
+            count_request(RequestKind.LINK_REQUEST)
+        except throttle.Throttled as error:
+            return too_many(error)
         services.request_magic_link(db.session, form.email.data)
         db.session.commit()
         return redirect(url_for(".link_sent"))
@@ -157,6 +199,10 @@ def link_sent():
 def open_link(token: str):
     form = ButtonForm()
     try:
+        check_bad_links()
+    except throttle.Throttled as error:
+        return too_many(error)
+    try:
         if not form.validate_on_submit():
             services.check_link(db.session, token, TokenPurpose.MANAGE)
             return render_template("members/open_link.html", form=form)
@@ -171,6 +217,10 @@ def open_link(token: str):
 @bp.route("/panel/email/<token>", methods=["GET", "POST"])
 def confirm_email(token: str):
     form = ButtonForm()
+    try:
+        check_bad_links()
+    except throttle.Throttled as error:
+        return too_many(error)
     try:
         if not form.validate_on_submit():
             services.check_link(db.session, token, TokenPurpose.EMAIL)
@@ -192,6 +242,10 @@ def confirm_email(token: str):
 @bp.route("/panel/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058: the mail provider POSTs without our form; the signed token is the proof
 def unsubscribe(token: str):
+    try:
+        check_bad_links()
+    except throttle.Throttled as error:
+        return too_many(error)
     try:
         member = tokens.member_for_unsubscribe_token(db.session, token)
     except tokens.LinkInvalid as error:

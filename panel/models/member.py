@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.db import Base, UTCDateTime, utcnow
@@ -123,3 +123,27 @@ class PanelExit(Base):
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="SET NULL"))
     months_in_panel: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(32))  # LeaveReason, if the member gave one
+
+
+class RequestKind(StrEnum):
+    """What a RequestRecord counts; each kind has a throttle of its own (panel.members.throttle)."""
+
+    SIGNUP = "signup"  # sign-up forms sent (/panel/join, /join/details)
+    LINK_REQUEST = "link_request"  # magic links asked for (/panel/me)
+    BAD_LINK = "bad_link"  # unknown links from email opened (confirm, my page, new address, unsubscribe)
+
+
+class RequestRecord(Base):
+    """One request from one address, kept (a day at most) for per-address rate limits.
+
+    No email address or token is stored: only the kind, the client's address and the time.
+    """
+
+    __tablename__ = "request_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (Index("ix_request_record_kind_addr_at", "kind", "remote_addr", "at"),)

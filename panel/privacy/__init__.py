@@ -1,0 +1,1 @@
+"""Data protection: the audit log page, the DPO page and register extracts (admin)."""

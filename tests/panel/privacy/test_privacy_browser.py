@@ -1,0 +1,40 @@
+"""axe-core in Chromium on the public privacy page, the audit log and the DPO page."""
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from panel import audit
+from tests.browser import assert_accessible
+from tests.factories import PASSWORD, make_staff
+
+pytestmark = pytest.mark.browser
+
+
+def test_privacy_audit_log_and_dpo_pages_are_accessible(browser, live_server, session):
+    admin = make_staff(session, "admin")
+    for n in range(60):  # two pages
+        audit.record(session, actor=admin, action="export.download", target=("survey", n), detail={"format": "csv"})
+    session.commit()
+    browser.get(live_server.url + "/panel/privacy")
+    assert "Så hanterar vi dina personuppgifter" in browser.page_source
+    assert_accessible(browser, "the public privacy page")
+    browser.get(live_server.url + "/staff/login")
+    browser.find_element(By.ID, "email").send_keys(admin.email)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
+    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
+
+    browser.get(live_server.url + "/staff/audit")
+    assert "Sida 1 av 2" in browser.page_source
+    assert_accessible(browser, "the audit log")
+    browser.get(live_server.url + "/staff/audit?since=fel")
+    assert "Det finns fel i formuläret" in browser.page_source
+    assert_accessible(browser, "the audit log with a bad filter")
+
+    browser.get(live_server.url + "/staff/privacy")
+    assert_accessible(browser, "the DPO page")
+    browser.find_element(By.ID, "email").send_keys("ingen@example.se")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
+    WebDriverWait(browser, 20).until(lambda driver: "Det finns ingen medlem" in driver.page_source)
+    assert_accessible(browser, "the DPO page with an unknown address")
