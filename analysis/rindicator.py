@@ -428,14 +428,32 @@ def _fit(
     from statsmodels.genmod.families import Binomial
     from statsmodels.genmod.generalized_linear_model import GLM
 
-    model = GLM(y, X, family=Binomial(), freq_weights=d)
+    # The covariates are categorical, so many rows share one row of X: fit the grouped
+    # binomial on the distinct rows (successes = Σ d_i r_i, trials = Σ d_i per row). Its
+    # likelihood is the ungrouped one up to a constant, so β̂ is the same MLE; a fit on
+    # ≤ a few hundred cells instead of every invited person.
+    cells, inverse = _distinct_rows(X)
+    trials = np.bincount(inverse, weights=d, minlength=len(cells))
+    successes = np.bincount(inverse, weights=d * y, minlength=len(cells))
+    share = np.divide(successes, trials, out=np.zeros_like(trials), where=trials > 0)
+    model = GLM(share, cells, family=Binomial(), freq_weights=trials)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is reported by _separation_notes
         result = model.fit(start_params=start, maxiter=100)
     if not result.converged:
         warnings.warn("the propensity model did not converge in 100 iterations", UserWarning, stacklevel=3)
     params = np.asarray(result.params, dtype=float)
-    return params, np.asarray(result.fittedvalues, dtype=float)
+    return params, np.asarray(result.fittedvalues, dtype=float)[inverse]
+
+
+def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of X and, per row of X, the index of its distinct row."""
+    if X.shape[0] == 0:
+        return X, np.zeros(0, dtype=np.intp)
+    contiguous = np.ascontiguousarray(X)
+    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1]))).ravel()
+    _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return contiguous[first], inverse.reshape(-1).astype(np.intp)
 
 
 def _total_variance(values: np.ndarray, d: np.ndarray) -> float:

@@ -72,7 +72,7 @@ def _clean_code(code: str) -> str:
     code = (code or "").strip()
     if not code:
         raise ValueError(_("Ange en kod."))
-    if len(code) > MAX_CODE or any(ch.isspace() for ch in code):
+    if len(code) > MAX_CODE or any(ch.isspace() or not ch.isprintable() for ch in code):
         raise ValueError(_("Koden får ha högst %(n)s tecken och inga mellanslag.", n=MAX_CODE))
     return code
 
@@ -83,6 +83,8 @@ def _clean_name(name: str) -> str:
         raise ValueError(_("Ange ett namn."))
     if len(name) > MAX_NAME:
         raise ValueError(_("Namnet får ha högst %(n)s tecken.", n=MAX_NAME))
+    if not name.isprintable():  # NUL and other control characters (PostgreSQL cannot even store NUL)
+        raise ValueError(_("Namnet får inte innehålla kontrolltecken."))
     return name
 
 

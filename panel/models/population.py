@@ -34,3 +34,6 @@ class PopulationDataset(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+
+import panel.population.models  # noqa: E402,F401  (pending uploads and the choice in use, on the metadata)

@@ -1,0 +1,1 @@
+"""Panel health for analysts: composition against the population, recruitment, attrition, contacts."""

@@ -1,0 +1,93 @@
+"""panel.charts: inline, accessible, deterministic, CSP-safe SVG."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from panel import charts
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _parse(svg: str) -> ET.Element:
+    assert svg.startswith("<svg"), "no XML prolog or doctype before the <svg>"
+    return ET.fromstring(svg)
+
+
+def test_bar_chart_is_inline_accessible_and_has_every_number_in_its_text_alternative():
+    svg = charts.bar_chart_with_ci(["Ja", "Nej"], [0.42, 0.58], [0.38, 0.53], [0.47, 0.62],
+                                   title="Känner du dig trygg?", reference=[0.5, 0.5])
+    root = _parse(svg)
+    assert root.get("role") == "img" and root.get("aria-label") == "Känner du dig trygg?"
+    title = root.find(f"{SVG}title")
+    desc = root.find(f"{SVG}desc")
+    assert title is not None and title.text == "Känner du dig trygg?"
+    assert root.get("aria-describedby") == desc.get("id")
+    for number in ("42,0 %", "38,0 %", "47,0 %", "58,0 %", "Befolkning 50,0 %"):
+        assert number in desc.text, number
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "Ja" in texts and "42,0 %" in texts  # text stays text (svg.fonttype none)
+
+
+def test_charts_are_deterministic_and_ids_are_unique_per_chart():
+    args = (["a", "b"], [0.1, 0.2], [0.05, 0.1], [0.2, 0.3])
+    first = charts.bar_chart_with_ci(*args, title="T")
+    assert first == charts.bar_chart_with_ci(*args, title="T")
+    other = charts.bar_chart_with_ci(*args, title="U")
+    ids_first = set(re.findall(r'\bid="([^"]+)"', first))
+    ids_other = set(re.findall(r'\bid="([^"]+)"', other))
+    assert ids_first and not ids_first & ids_other
+    # every reference points at an id of the same chart
+    for ref in re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', first):
+        assert (ref[0] or ref[1]) in ids_first
+
+
+def test_no_style_attributes_or_elements_that_the_content_security_policy_would_block():
+    for svg in (charts.bar_chart_with_ci(["a"], [0.5], [0.4], [0.6], title="x"),
+                charts.grouped_bar_chart(["kvinna", "man"], {"Panelen": [0.6, 0.4], "Befolkningen": [0.5, 0.5]},
+                                         title="Kön"),
+                charts.trend_chart(["2025", "2026"], [charts.TrendSeries("Ja", [0.4, 0.5], [0.3, 0.4], [0.5, 0.6])],
+                                   title="Trend")):
+        assert " style=" not in svg and "<style" not in svg and "<script" not in svg
+        assert 'fill="#1f4e79"' in svg or 'fill="#a04a00"' in svg or 'stroke="#1f4e79"' in svg
+
+
+def test_missing_estimates_are_said_not_drawn_and_never_nan():
+    svg = charts.bar_chart_with_ci(["a", "b"], [0.3, None], [0.2, None], [0.4, math.nan], title="Saknas")
+    desc = _parse(svg).find(f"{SVG}desc").text
+    assert "b: ingen skattning" in desc
+    assert not re.search(r"\bnan\b|NaN|inf\b", svg)
+
+
+def test_text_is_escaped():
+    svg = charts.bar_chart_with_ci(['<script>"x"</script>'], [0.5], [0.4], [0.6], title="<b>&</b>")
+    assert "<script>" not in svg and "<b>" not in svg
+    _parse(svg)
+
+
+def test_means_use_numbers_and_an_axis_to_the_scale_maximum():
+    svg = charts.bar_chart_with_ci(["Alla"], [3.4], [3.2], [3.6], title="Betyg", value_format="number", value_max=5)
+    desc = _parse(svg).find(f"{SVG}desc").text
+    assert "Alla: 3,40 (95 % KI 3,20–3,60)" in desc and "3,40 %" not in desc
+
+
+def test_grouped_and_trend_charts_describe_every_series():
+    grouped = charts.grouped_bar_chart(["kvinna", "man"], {"Panelen": [0.6, 0.4], "Befolkningen": [0.51, 0.49]},
+                                       title="Kön")
+    desc = _parse(grouped).find(f"{SVG}desc").text
+    assert "kvinna: Panelen 60,0 %, Befolkningen 51,0 %" in desc
+    trend = charts.trend_chart(["2025", "2026"], [charts.TrendSeries("Ja", [0.4, None], [0.3, None], [0.5, None])],
+                               title="Trend")
+    desc = _parse(trend).find(f"{SVG}desc").text
+    assert "2025 40,0 %" in desc and "2026 ingen skattning" in desc
+
+
+def test_lengths_must_match():
+    with pytest.raises(ValueError):
+        charts.bar_chart_with_ci(["a", "b"], [0.1], title="x")
+    with pytest.raises(ValueError):
+        charts.grouped_bar_chart(["a"], {"1": [0.1], "2": [0.2], "3": [0.3]}, title="x")
