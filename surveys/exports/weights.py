@@ -1,0 +1,94 @@
+"""The weights of an export: the survey report's weighting, per response.
+
+The report (:mod:`surveys.results.services`) weights the responses with the analyst's
+settings; the export must carry the very same weights. Its ``weight_responses`` reads
+only the respondents' gender, age band and district from the frame it is given, so the
+export hands it a frame made of its own records — in the records' order — and gets
+weights that line up with them row by row, without a second weighting code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from analysis.weighting import METHODS
+from surveys.exports.table import ResponseRecord
+from surveys.models import Survey
+from surveys.results import services as results
+
+
+@dataclass(frozen=True)
+class ExportWeighting:
+    """Weights keyed by record (``None``: unweighted) and the codebook's notes on them."""
+
+    weights: dict[str, float] | None
+    notes: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+def weighting_frame(records: Sequence[ResponseRecord]) -> pd.DataFrame:
+    """The columns the report weights by, as :func:`surveys.results.services.response_frame` makes them."""
+    return pd.DataFrame({
+        "gender": [r.gender for r in records],
+        "age_group": [None if r.age_group in (None, "", "-") else r.age_group for r in records],
+        "district": [r.district_code for r in records],
+        "language": [r.language for r in records],
+    }, index=pd.RangeIndex(len(records)))
+
+
+def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRecord]) -> ExportWeighting:
+    """The report's weights for ``records`` (with the survey's saved settings), or why none."""
+    settings = results.settings_for(session, survey)
+    frame = results.ResponseFrame(weighting_frame(records), [], [], {})
+    weighting = results.weight_responses(session, survey, settings, frame=frame)
+    settings_note = _settings_note(settings)
+    if weighting.result is None:
+        notes = [_("Ovägd export: variabeln vikt finns inte i filen, eftersom rapporten inte kan vikta svaren."),
+                 _("Skäl: %(reason)s", reason=weighting.reason), settings_note, *weighting.warnings]
+        return ExportWeighting(None, tuple(notes), settings.to_dict())
+    result = weighting.result
+    weights = np.asarray(result.weights, dtype=float)
+    kept = weights[weights > 0]
+    dataset = weighting.dataset
+    notes = [
+        _("Vikterna är desamma som i enkätens rapport: vikt = hur många invånare svaret står för "
+          "(summan av vikterna är befolkningens storlek)."),
+        settings_note,
+        _("Viktat till marginalerna: %(margins)s.", margins=", ".join(" × ".join(m) for m in weighting.margins)),
+    ]
+    if dataset is not None:
+        notes.append(_("Befolkningssiffror: %(name)s, referensdatum %(date)s, källa %(source)s.",
+                       name=dataset.name, date=dataset.reference_date or "–",
+                       source=dataset.source_title or dataset.source_name or dataset.source_format or "–"))
+    notes.append(_("Konvergerade: %(converged)s efter %(iterations)s iterationer; största relativa fel i "
+                   "marginalerna %(error)s.", converged=_("ja") if result.converged else _("nej"),
+                   iterations=result.iterations, error=f"{result.max_relative_error:.2g}"))
+    notes.append(_("Designeffekt (Kish) %(deff)s, effektivt antal svar %(neff)s; vikterna från %(low)s till "
+                   "%(high)s, medel %(mean)s, summa %(total)s.", deff=f"{result.design_effect:.3f}",
+                   neff=f"{result.effective_sample_size:.1f}", low=f"{kept.min():.4g}", high=f"{kept.max():.4g}",
+                   mean=f"{kept.mean():.4g}", total=f"{kept.sum():.1f}"))
+    if result.trimming is not None:
+        notes.append(_("Trimning: %(n)s vikter trimmades.", n=int(result.trimming.n_trimmed)))
+    notes.extend(weighting.warnings)
+    by_record = {record.sort_key: float(weight) for record, weight in zip(records, weights, strict=True)}
+    return ExportWeighting(by_record, tuple(notes), settings.to_dict())
+
+
+def _settings_note(settings: results.ReportSettings) -> str:
+    method = settings.method if settings.method in METHODS else _("okänd (%(name)s)", name=settings.method)
+    trim = _("ingen trimning") if settings.trim_lower is None and settings.trim_upper is None else \
+        _("gränser %(low)s–%(high)s gånger medelvikten", low=settings.trim_lower if settings.trim_lower is not None else "–",
+          high=settings.trim_upper if settings.trim_upper is not None else "–")
+    collapse = "; ".join(f"{variable}: " + ", ".join("+".join(group) for group in groups)
+                         for variable, groups in settings.collapse.items()) or _("inga")
+    return _("Viktningsinställningar: %(state)s, metod %(method)s, marginaler %(margins)s, %(trim)s, "
+             "sammanslagna grupper %(collapse)s.",
+             state=_("viktning på") if settings.enabled else _("viktning avstängd"), method=method,
+             margins=", ".join(" × ".join(m) for m in settings.margins), trim=trim, collapse=collapse)

@@ -1,0 +1,182 @@
+"""The PDF of a published report, for the meeting papers (fpdf2, nothing but pip packages).
+
+Title and facts, the decisions, every question with its chart (a PNG drawn by
+matplotlib, see :mod:`surveys.publication.charts`) and its table with the 95 %
+intervals and bases, the breakdown tables, response rates, approved free text and
+the methods text. Swedish (and any) characters come from DejaVu Sans: the copy that
+matplotlib installs with itself (so no system fonts are needed), else the system's.
+The document's language is the reader's (``Presentation.language``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from panel.charts import format_value
+from panel.recruitment.letters import FONT_PLACES
+from surveys.publication.charts import question_png
+from surveys.publication.models import ReportDecision
+from surveys.publication.presentation import Cell, Presentation
+
+BUNDLED_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+_MARKDOWN_MARKS = re.compile(r"(\*\*|__|\*|_|`)")
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+
+
+def _fonts(pdf: FPDF) -> str:
+    for place in (BUNDLED_FONTS, *FONT_PLACES):
+        regular, bold = place / "DejaVuSans.ttf", place / "DejaVuSans-Bold.ttf"
+        if regular.exists() and bold.exists():
+            pdf.add_font("DejaVu", "", str(regular))
+            pdf.add_font("DejaVu", "B", str(bold))
+            return "DejaVu"
+    raise RuntimeError("DejaVu Sans not found: matplotlib's fonts are missing")
+
+
+def plain_markdown(text: str) -> str:
+    """Limited Markdown as readable plain text for the PDF: links as "text (address)"."""
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            line = stripped.lstrip("#").strip()
+        elif stripped[:2] in ("- ", "* ", "+ "):
+            line = "• " + stripped[2:]
+        lines.append(_MARKDOWN_MARKS.sub("", line))
+    return "\n".join(lines).strip()
+
+
+def _cell_text(cell: Cell, value_format: str) -> tuple[str, str, str]:
+    if cell.hidden:
+        return _("dold"), "", "" if cell.n is None else str(cell.n)
+    interval = ""
+    if cell.ci_low is not None and cell.ci_high is not None:
+        interval = f"{format_value(cell.ci_low, value_format)}–{format_value(cell.ci_high, value_format)}"
+    return format_value(cell.estimate, value_format), interval, "" if cell.n is None else str(cell.n)
+
+
+class _ReportPDF(FPDF):
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("DejaVu", "", 8)
+        self.cell(0, 6, f"{self.footer_text} – {_('sida %(n)s', n=self.page_no())}", align="C")
+
+
+def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, municipality: str,
+               created: datetime | None = None) -> bytes:
+    """The whole published version as an A4 PDF."""
+    pdf = _ReportPDF(format="A4", unit="mm")
+    family = _fonts(pdf)
+    pdf.footer_text = f"{municipality} – {report.title} – {_('version %(v)s', v=report.version)}"
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.set_margins(left=20, top=18, right=20)
+    pdf.set_title(report.title)
+    pdf.set_lang(report.language)
+    pdf.set_creator("Medborgarpanelen")
+    pdf.set_creation_date(created or report.published_at or datetime.now())
+    pdf.add_page()
+
+    def heading(text: str, size: float = 14) -> None:
+        pdf.set_font(family, "B", size)
+        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)
+
+    def paragraph(text: str, size: float = 10) -> None:
+        pdf.set_font(family, "", size)
+        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+
+    def table(head: list[str], rows: list[list[str]], widths: tuple[float, ...] | None = None) -> None:
+        pdf.set_font(family, "", 8.5)
+        with pdf.table(col_widths=widths, headings_style=FontFace(emphasis="BOLD"), line_height=4.6,
+                       text_align="LEFT", repeat_headings=1) as grid:
+            grid.row(head)
+            for values in rows:
+                grid.row(values)
+        pdf.ln(3)
+
+    heading(municipality, 11)
+    heading(report.title, 18)
+    facts = [_("Publicerad %(date)s, version %(v)s.", date=format_datetime(report.published_at, "short"),
+               v=report.version) if report.published_at else _("Version %(v)s.", v=report.version)]
+    if report.respondents is not None:
+        facts.append(_("%(n)s svarade.", n=report.respondents))
+    if report.invited:
+        facts.append(_("%(n)s bjöds in.", n=report.invited))
+    if report.response_rate is not None:
+        facts.append(_("Svarsfrekvens %(r)s.", r=format_value(report.response_rate)))
+    paragraph(" ".join(facts))
+    paragraph(_("Grupper med färre än %(k)s svarande visas inte, och inte heller värden som skulle gå att räkna "
+                "fram ur dem (%(h)s värden är dolda). Intervallen är 95 %% konfidensintervall.",
+                k=report.k, h=report.hidden_values), 9)
+
+    heading(_("Beslut och åtgärder"))
+    if decisions:
+        for decision in decisions:
+            pdf.set_font(family, "B", 9)
+            pdf.multi_cell(0, 5, format_datetime(decision.created_at, "short"), new_x="LMARGIN", new_y="NEXT")
+            paragraph(plain_markdown(decision.text))
+    else:
+        paragraph(_("Inget beslut är tillagt än."))
+
+    heading(_("Resultat"))
+    for question in report.questions:
+        if pdf.will_page_break(60):
+            pdf.add_page()
+        heading(question.text, 11)
+        png = question_png(question)
+        if png is not None:
+            pdf.image(io.BytesIO(png), w=150)
+            pdf.ln(2)
+        rows = [[row.label, *_cell_text(row.cell, question.value_format)] for row in question.rows]
+        table([_("Svar"), _("Andel") if question.value_format == "percent" else _("Medelvärde"),
+               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 25))
+        for breakdown in question.breakdowns:
+            head = [breakdown.title] + [f"{d} (n={'–' if b is None else b})"
+                                        for d, b in zip(breakdown.domains, breakdown.bases, strict=True)]
+            body = [[label] + [_cell_text(c, question.value_format)[0] for c in cells]
+                    for label, cells in breakdown.rows]
+            if len(head) > 9:  # too wide for A4: split the domains
+                for start in range(1, len(head), 7):
+                    table([head[0]] + head[start:start + 7], [[r[0]] + r[start:start + 7] for r in body])
+            else:
+                table(head, body)
+
+    if report.rates:
+        heading(_("Svarsfrekvens per grupp"))
+        for rates in report.rates:
+            table([rates.title, _("Inbjudna"), _("Svarade"), _("Svarsfrekvens")],
+                  [[r.label, _num(r.invited), _num(r.completed),
+                    _("dold") if r.hidden else format_value(r.rate)] for r in rates.rows])
+
+    if report.free_text:
+        heading(_("Fritextsvar"))
+        paragraph(_("Svar som en analytiker har läst och godkänt för publicering."), 9)
+        for group in report.free_text:
+            heading(group.question, 10)
+            for answer in group.answers:
+                paragraph("• " + answer, 9)
+
+    heading(_("Metod"))
+    for part in (report.methods or "").split("\n\n"):
+        if part.strip():
+            paragraph(plain_markdown(part), 9)
+    paragraph(_("Programversion: %(v)s.", v=report.code_version), 8)
+    return bytes(pdf.output())
+
+
+def _num(value: int | None) -> str:
+    return "–" if value is None else str(value)

@@ -1,0 +1,237 @@
+"""A published report as readers see it: the stored (suppressed) document, shaped for pages and PDF.
+
+The committee page, the print page, the public page, the PDF and the feedback emails
+all render :class:`Presentation`, made by :func:`present` from a published version
+in one language. Only what suppression left is here: hidden values are ``None`` with
+``hidden`` set, the breakdowns are the fixed ones (district, gender, age band), and
+free text appears only as the analyst approved it. Figures are the *weighted* ones
+(equal to the unweighted ones when the survey could not be weighted; the methods
+text says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from surveys.publication.suppression import FIXED_BREAKDOWNS, SUPPRESSED
+from surveys.results.document import MEAN, OVERALL, QuestionResult as DocQuestion, ReportDocument, ResultRow
+
+BREAKDOWN_TITLES = {"district": _l("Område"), "gender": _l("Kön"), "age_group": _l("Åldersgrupp")}
+MAX_KEY_RESULTS = 5
+
+
+def text_in(texts: dict[str, str] | None, language: str) -> str:
+    if not texts:
+        return ""
+    return texts.get(language) or texts.get("sv") or next(iter(texts.values()), "")
+
+
+@dataclass(frozen=True)
+class Cell:
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int | None  # unweighted base (respondents who answered, in the domain)
+    hidden: bool = False
+
+    @property
+    def shown(self) -> bool:
+        return not self.hidden and self.estimate is not None
+
+    @classmethod
+    def of(cls, row: ResultRow | None) -> Cell:
+        if row is None:
+            return cls(None, None, None, None, hidden=False)
+        return cls(row.estimate, row.ci_low, row.ci_high, row.n, hidden=row.flag == SUPPRESSED)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cell: Cell
+
+
+@dataclass(frozen=True)
+class BreakdownTable:
+    """One question by one breakdown: categories down, domains across."""
+
+    variable: str
+    title: str
+    domains: list[str]
+    bases: list[int | None]  # unweighted n per domain (None when hidden)
+    rows: list[tuple[str, list[Cell]]]  # (category label, a cell per domain)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    key: str
+    text: str
+    value_format: str  # "percent" (shares) or "number" (a mean)
+    rows: list[Row]  # the whole sample: one per category (or the mean)
+    base: int | None
+    breakdowns: list[BreakdownTable]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RateRow:
+    label: str
+    invited: int | None
+    completed: int | None
+    rate: float | None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class RateTable:
+    variable: str
+    title: str
+    rows: list[RateRow]
+
+
+@dataclass(frozen=True)
+class FreeTextGroup:
+    question: str
+    answers: list[str]
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    question: str
+    value: str
+    answer: str
+    margin: str
+
+
+@dataclass(frozen=True)
+class Presentation:
+    survey_id: int
+    version: int
+    language: str
+    title: str
+    published_at: datetime | None
+    invited: int | None
+    respondents: int | None
+    response_rate: float | None
+    r_indicator: float | None
+    weighted: bool
+    weighting_reason: str
+    design_effect: float | None
+    effective_n: float | None
+    targets: str
+    questions: list[QuestionResult]
+    rates: list[RateTable]
+    methods: str
+    free_text: list[FreeTextGroup]
+    k: int
+    hidden_values: int
+    code_version: str
+
+
+def document_of(report: Any) -> ReportDocument:
+    return ReportDocument.from_dict(report.document)
+
+
+def present(report: Any, language: str) -> Presentation:
+    """The published version ``report`` (a PublishedReport) in ``language``."""
+    document = document_of(report)
+    settings = report.settings or {}
+    suppression = settings.get("suppression", {})
+    fielding, weighting = document.fielding, document.weighting
+    rindicator = document.representativeness.r_indicator
+    targets = ""
+    if weighting.targets is not None:
+        targets = f"{weighting.targets.name} ({weighting.targets.source}, {weighting.targets.reference_date})"
+    methods = document.methods.paragraphs.get(language) or document.methods.paragraphs.get("sv") or []
+    return Presentation(
+        survey_id=report.survey_id, version=report.version, language=language,
+        title=text_in(document.survey.title, language), published_at=report.published_at,
+        invited=fielding.invited, respondents=fielding.responses, response_rate=fielding.response_rate,
+        r_indicator=rindicator.r if rindicator else None,
+        weighted=weighting.status == "weighted", weighting_reason=weighting.reason,
+        design_effect=weighting.design_effect, effective_n=weighting.effective_n, targets=targets,
+        questions=[_question(q, document, language) for q in document.questions],
+        rates=_rates(document, language),
+        methods="\n\n".join(methods),
+        free_text=[FreeTextGroup(text_in(group.text, language), list(group.answers)) for group in document.free_text],
+        k=int(suppression.get("k", report.suppression_min_n)),
+        hidden_values=int(suppression.get("hidden_values", 0)),
+        code_version=report.code_version,
+    )
+
+
+def _category_labels(question: DocQuestion, language: str) -> dict[str, str]:
+    labels = {c.value: text_in(c.label, language) or c.value for c in question.categories}
+    labels[MEAN] = str(_l("Medelvärde"))
+    return labels
+
+
+def _question(question: DocQuestion, document: ReportDocument, language: str) -> QuestionResult:
+    labels = _category_labels(question, language)
+    overall = question.rows(weighted=True)
+    rows = [Row(labels.get(r.category, r.category), Cell.of(r)) for r in overall]
+    base = next((r.n for r in overall if r.n is not None), None)
+    breakdowns = []
+    for variable in FIXED_BREAKDOWNS:
+        domain_rows = question.rows(weighted=True, domain_variable=variable)
+        if not domain_rows:
+            continue
+        domains = list(dict.fromkeys(r.domain_value for r in domain_rows))
+        domain_labels = {r.domain_value: text_in(r.domain_label, language) or r.domain_value for r in domain_rows}
+        by = {(r.category, r.domain_value): r for r in domain_rows}
+        categories = list(dict.fromkeys(r.category for r in domain_rows))
+        bases = [next((r.n for r in domain_rows if r.domain_value == d), None) for d in domains]
+        breakdowns.append(BreakdownTable(
+            variable, str(BREAKDOWN_TITLES[variable]), [domain_labels[d] for d in domains], bases,
+            [(labels.get(c, c), [Cell.of(by.get((c, d))) for d in domains]) for c in categories]))
+    text = text_in(question.text, language)
+    if question.item_text:
+        text = f"{text} – {text_in(question.item_text, language)}"
+    return QuestionResult(key=question.key, text=text, value_format="number" if question.kind == "numeric" else "percent",
+                          rows=rows, base=base, breakdowns=breakdowns, note=question.reason)
+
+
+def _rates(document: ReportDocument, language: str) -> list[RateTable]:
+    tables = []
+    for variable in FIXED_BREAKDOWNS:
+        rows = [r for r in document.representativeness.response_rates if r.variable == variable]
+        if rows:
+            tables.append(RateTable(variable, str(BREAKDOWN_TITLES[variable]),
+                                    [RateRow(text_in(r.label, language) or r.category, r.invited, r.completed, r.rate,
+                                             hidden=r.completed is None) for r in rows]))
+    return tables
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def key_results(presentation: Presentation) -> list[KeyResult]:
+    """The emails' key results: per question (the first few), the most common answer or the mean.
+
+    Only shown (not suppressed) whole-sample figures; the margin is half the 95 % interval.
+    """
+    results = []
+    for question in presentation.questions:
+        shown = [row for row in question.rows if row.cell.shown]
+        if not shown:
+            continue
+        top = max(shown, key=lambda row: row.cell.estimate or 0.0)
+        cell = top.cell
+        margin = ""
+        if cell.ci_low is not None and cell.ci_high is not None:
+            half = (cell.ci_high - cell.ci_low) / 2
+            margin = (str(_l("± %(m)s procentenheter", m=f"{half * 100:.0f}")) if question.value_format == "percent"
+                      else str(_l("± %(m)s", m=f"{half:.1f}".replace(".", ","))))
+        if question.value_format == "percent":
+            value, answer = _percent(cell.estimate or 0.0), str(_l("svarade %(a)s", a=top.label))
+        else:
+            value, answer = str(_l("i genomsnitt %(v)s", v=f"{cell.estimate:.1f}".replace(".", ","))), ""
+        results.append(KeyResult(question.text, value, answer, margin))
+        if len(results) == MAX_KEY_RESULTS:
+            break
+    return results

@@ -1,0 +1,160 @@
+"""Small-cell suppression of a report document before it is published.
+
+The input is the JSON data of a ``surveys.results.document.ReportDocument``; the
+output is the same structure (it still loads with ``ReportDocument.from_dict``) with
+every value that could expose a small group set to ``None``:
+
+* **Question results**: for every question, the whole-sample rows and the rows of
+  the fixed breakdowns (district, gender, age band) go through
+  :func:`analysis.suppression.suppress_report` on their *unweighted* counts: a cell
+  with 0 < count < k, a domain whose base is below k, and whatever would let a hidden
+  value be recovered from the totals (secondary suppression) are hidden. The same
+  pattern is applied to the weighted and the unweighted rows (the unweighted share
+  is count / n, so showing it would give the hidden count back). A hidden cell keeps
+  its category and domain, loses ``estimate``, ``se``, the interval, ``deff``,
+  ``count`` and ``weighted_n``, and gets ``flag = "suppressed"`` and a reason; a
+  hidden base also loses ``n``.
+* **Other breakdowns** (anything not in :data:`FIXED_BREAKDOWNS`) are dropped: the
+  committee gets the fixed breakdowns only.
+* **Cross-tabs are dropped.** Their margins count the respondents who answered both
+  questions, which differ from each question's own published base, so subtracting
+  across tables could uncover cells that each table's suppression lets through.
+  They stay on the analyst's report.
+* **"Vet ej" rows** (whole sample) are hidden when 0 < count < k or the base is below k.
+* **Response rates** per gender, age band and district are suppressed as a table of
+  (answered, not answered) counts per category with
+  :func:`analysis.suppression.suppress_table`; crosses are dropped.
+* **Weighting margins**: a cell's respondent count below k is hidden.
+* **Free text** is emptied here; publication puts back only approved answers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis.suppression import TOTAL, suppress_report, suppress_table
+from surveys.results.document import OVERALL
+
+FIXED_BREAKDOWNS: tuple[str, ...] = ("district", "gender", "age_group")
+SUPPRESSED = "suppressed"
+_ESTIMATE_FIELDS = ("estimate", "se", "ci_low", "ci_high", "deff", "df", "count", "weighted_n")
+
+
+@dataclass(frozen=True)
+class SuppressedDocument:
+    document: dict[str, Any]
+    hidden: int  # how many values (estimates and bases) were hidden
+
+
+def _explain(reason: str, k: int) -> str:
+    if reason.startswith("secondary"):
+        return f"dold för att den annars skulle kunna räknas fram ur andra värden (färre än {k} svarande)"
+    return f"dold: färre än {k} svarande"
+
+
+def _question_rows(question: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for row in question.get("unweighted", [])
+            if row["domain_variable"] == OVERALL or row["domain_variable"] in FIXED_BREAKDOWNS]
+
+
+def _hide(row: dict[str, Any], *, cell: bool, base: bool, reason: str) -> None:
+    if cell:
+        for name in _ESTIMATE_FIELDS:
+            row[name] = None
+    if base:
+        row["n"] = None
+        row["weighted_n"] = None
+    if cell or base:
+        row["flag"] = SUPPRESSED
+        row["reason"] = reason
+
+
+def _suppress_questions(questions: list[dict[str, Any]], k: int) -> int:
+    frames = []
+    for number, question in enumerate(questions):
+        for row in _question_rows(question):
+            frames.append({"question": number, "kind": question["kind"], "category": row["category"],
+                           "domain_variable": row["domain_variable"], "domain_value": row["domain_value"],
+                           "n": int(row["n"] or 0), "count": int(row["count"] or 0)})
+    pattern: dict[tuple, tuple[bool, bool, str]] = {}
+    if frames:
+        out = suppress_report(pd.DataFrame(frames), k=k)
+        for rec in out.itertuples(index=False):
+            pattern[(rec.question, rec.category, rec.domain_variable, rec.domain_value)] = (
+                bool(rec.suppressed), bool(rec.base_suppressed), str(rec.suppression_reason))
+    hidden = 0
+    for number, question in enumerate(questions):
+        for series in ("weighted", "unweighted"):
+            kept = []
+            for row in question.get(series, []):
+                if row["domain_variable"] != OVERALL and row["domain_variable"] not in FIXED_BREAKDOWNS:
+                    continue
+                cell, base, why = pattern.get((number, row["category"], row["domain_variable"], row["domain_value"]),
+                                              (False, False, ""))
+                _hide(row, cell=cell, base=base, reason=_explain(why, k))
+                hidden += (cell + base) if series == "weighted" else 0
+                kept.append(row)
+            question[series] = kept
+        for row in question.get("dont_know", []):
+            n, count = int(row.get("n") or 0), int(row.get("count") or 0)
+            if n < k or 0 < count < k:
+                _hide(row, cell=True, base=n < k, reason=_explain("primary", k))
+                hidden += 1
+        for name in ("answered", "shown"):
+            if 0 < int(question.get(name) or 0) < k:
+                question[name] = None
+    return hidden
+
+
+def _suppress_rates(representativeness: dict[str, Any], k: int) -> int:
+    rows = [r for r in representativeness.get("response_rates", [])
+            if r["variable"] == "total" or r["variable"] in FIXED_BREAKDOWNS]
+    hidden = 0
+    for variable in FIXED_BREAKDOWNS:
+        group = [r for r in rows if r["variable"] == variable]
+        if not group:
+            continue
+        counts = pd.DataFrame({"answered": [int(r["completed"]) for r in group],
+                               "not_answered": [int(r["invited"]) - int(r["completed"]) for r in group]},
+                              index=[r["category"] for r in group])
+        table = suppress_table(counts, k=k)  # the "total" row publishes the column totals
+        for row, category in zip(group, counts.index, strict=True):
+            # completed = rate x invited: hiding one of the three hides the rate and the count
+            if table.hidden.loc[category].any():
+                row.update(completed=None, rate=None, ci_low=None, ci_high=None)
+                hidden += 1
+            if table.hidden.loc[category, TOTAL]:
+                row["invited"] = None
+                hidden += 1
+    representativeness["response_rates"] = rows
+    return hidden
+
+
+def _suppress_margins(weighting: dict[str, Any], k: int) -> int:
+    hidden = 0
+    for margin in weighting.get("margins", []) or []:
+        for cell in margin.get("cells", []):
+            if 0 < int(cell.get("respondents") or 0) < k:
+                cell["respondents"] = None
+                hidden += 1
+    return hidden
+
+
+def suppress_document(document: dict[str, Any], *, k: int) -> SuppressedDocument:
+    """A suppressed deep copy of a report document's JSON data (see the module docstring)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive whole number, not {k!r}")
+    data = copy.deepcopy(document)
+    hidden = _suppress_questions(data.get("questions", []), k)
+    hidden += _suppress_rates(data.setdefault("representativeness", {}), k)
+    hidden += _suppress_margins(data.get("weighting") or {}, k)
+    data["crosstabs"] = []
+    data["free_text"] = []
+    data["breakdowns"] = [b for b in data.get("breakdowns", FIXED_BREAKDOWNS) if b in FIXED_BREAKDOWNS]
+    data["domain_labels"] = {name: labels for name, labels in (data.get("domain_labels") or {}).items()
+                             if name in FIXED_BREAKDOWNS}
+    return SuppressedDocument(data, hidden)

@@ -1,0 +1,1 @@
+"""Survey results: the report document, its computation, the analyst pages."""
