@@ -309,7 +309,11 @@ def main() -> None:
                                       process.pid)
             finally:
                 process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
+                try:  # workers wait for idle keep-alive connections; no need to wait long
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         load_after = os.getloadavg()
 
     print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; {args.clients} client threads; "

@@ -17,8 +17,10 @@ paused, unsubscribed), spread over 2 genders × 7 age bands × 10 districts, in 
 languages; the example survey; settings for a stratified sample of exactly N with
 proportional allocation. Timed: ``surveys.fielding.services.send_invitations`` (load the
 panel, draw the sample, make N tokens and unsubscribe links, render each email once per
-language, bulk-insert N outbox rows and N invitations) plus the commit — what the
-"Skicka" button and ``medborgarpanel fielding send`` do.
+language and store it once per language as a shared outbox body, bulk-insert N outbox rows
+holding only address, subject, headers and the two personal links, and N invitations) plus
+the commit — what the "Skicka" button and ``medborgarpanel fielding send`` do. The
+dispatcher puts each row's links into the shared body when it sends (``bench/dispatch.py``).
 """
 
 from __future__ import annotations

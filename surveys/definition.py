@@ -720,7 +720,7 @@ def _parse_condition(parser: _Parser, raw: Any, where: str, earlier: dict[str, d
         return None
     value = raw[operator]
     allowed = _values_of(target)
-    if target["type"] == QuestionType.SCALE and isinstance(value, str) and value.lstrip("-").isdigit():
+    if target["type"] == QuestionType.SCALE and isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
         value = int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and target["type"] != QuestionType.SCALE:
         value = str(value)

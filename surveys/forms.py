@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -323,108 +324,158 @@ def build_page_form(
 
     With ``formdata`` (a POST) the form holds what was submitted; without it, it is filled
     with the answers so far (resuming). ``form_kwargs`` go to Flask-WTF (``meta`` ...).
+    The form class of a page (its fields, labels, choices and messages) depends only on
+    the definition, the page, the visible questions and the languages, so it is made
+    once and kept (see :func:`_page_form_class`); each request only binds it.
     """
     if language not in defn.languages:
         language = defn.default_language
-    entries: list[tuple[Question, list[tuple[str, Any]], str | None]] = []
-    attributes: dict[str, Any] = {}
-    prefill: dict[str, Any] = {}
-    counter = 0
-    for question in visible_questions(defn, page, answers_so_far):
-        names: list[tuple[str, Any]] = []
-        for name, unbound, initial in _unbound_fields(question, language, answers_so_far):
-            attribute = f"field_{counter}"
-            counter += 1
-            attributes[attribute] = unbound
-            names.append((attribute, name))
-            if initial is not None:
-                prefill[attribute] = initial
-        other_attribute = None
-        if question.other:
-            other_attribute = f"field_{counter}"
-            counter += 1
-            attributes[other_attribute] = _other_field(question, language)
-            if answers_so_far.get(other_key(question.key)):
-                prefill[other_attribute] = answers_so_far[other_key(question.key)]
-        entries.append((question, names, other_attribute))
-    form_class = type("SurveyPageForm", (SurveyPageForm,), attributes)
+    questions = visible_questions(defn, page, answers_so_far)
+    form_class, entries = _page_form_class(defn, page, language, questions)
     if formdata is not None:
         submitted_names = frozenset(formdata.keys())
-        formdata = _imply_other(formdata, [question for question, _names, _other in entries])
+        formdata = _imply_other(formdata, questions)
         form = form_class(formdata=formdata, **form_kwargs)
         form._submitted_names = submitted_names
     else:
-        form = form_class(formdata=None, data=prefill, **form_kwargs)
+        form = form_class(formdata=None, data=_prefill(entries, answers_so_far), **form_kwargs)
         form._submitted_names = None
     form.language = language
     form.page = page
+    fields = form._fields
     form.questions = [
-        QuestionFields(
-            question=question,
-            language=language,
-            text=text_in(question.text, language),
-            help=text_in(question.help, language),
-            fields=[form._fields[attribute] for attribute, _name in names],
-            other=form._fields[other_attribute] if other_attribute else None,
-        )
-        for question, names, other_attribute in entries
+        QuestionFields(question=entry.question, language=language, text=entry.text, help=entry.help,
+                       fields=[fields[attribute] for attribute in entry.attributes],
+                       other=fields[entry.other_attribute] if entry.other_attribute else None)
+        for entry in entries
     ]
     return form
 
 
-def _unbound_fields(question: Question, language: str, answers: Mapping[str, Any]):
-    """Yield (html name, unbound field, initial data) for a question."""
+@dataclass(frozen=True)
+class _Entry:
+    """A question of a page form class: the attribute names of its fields."""
+
+    question: Question
+    text: str
+    help: str
+    attributes: tuple[str, ...]
+    other_attribute: str | None
+
+
+_FORM_CLASSES: dict[tuple, tuple[SurveyDefinition, type[SurveyPageForm], tuple[_Entry, ...]]] = {}
+_FORM_CLASSES_MAX = 512
+
+
+def _page_form_class(defn: SurveyDefinition, page: Page, language: str,
+                     questions: list[Question]) -> tuple[type[SurveyPageForm], tuple[_Entry, ...]]:
+    """The form class for these visible questions of ``page``, made once per process.
+
+    Kept per (definition object, page, visible questions, survey language, interface
+    language -- the validators' messages are translated when the class is made). The
+    cache holds the definition itself, so its ``id`` cannot be reused while the entry
+    lives; it is emptied when it reaches ``_FORM_CLASSES_MAX`` entries.
+    """
+    key = (id(defn), page.key, language, str(get_locale()), tuple(question.key for question in questions))
+    found = _FORM_CLASSES.get(key)
+    if found is not None and found[0] is defn:
+        return found[1], found[2]
+    attributes: dict[str, Any] = {}
+    entries = []
+    for question in questions:
+        names = []
+        for unbound in _unbound_fields(question, language):
+            names.append(f"field_{len(attributes)}")
+            attributes[names[-1]] = unbound
+        other_attribute = None
+        if question.other:
+            other_attribute = f"field_{len(attributes)}"
+            attributes[other_attribute] = _other_field(question, language)
+        entries.append(_Entry(question, text_in(question.text, language), text_in(question.help, language),
+                              tuple(names), other_attribute))
+    form_class = type("SurveyPageForm", (SurveyPageForm,), attributes)
+    if len(_FORM_CLASSES) >= _FORM_CLASSES_MAX:
+        _FORM_CLASSES.clear()
+    _FORM_CLASSES[key] = (defn, form_class, tuple(entries))
+    return form_class, tuple(entries)
+
+
+def _prefill(entries: Iterable[_Entry], answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields' data from the answers so far (resuming a page), by attribute name."""
+    data: dict[str, Any] = {}
+    for entry in entries:
+        question = entry.question
+        previous = answers.get(question.key)
+        if question.type == QuestionType.MATRIX:
+            previous = previous if isinstance(previous, Mapping) else {}
+            for item, attribute in zip(question.items, entry.attributes):
+                if previous.get(item.key) is not None:
+                    data[attribute] = str(previous[item.key])
+        elif previous is not None:
+            if question.type in (QuestionType.SCALE, QuestionType.NUMBER):
+                data[entry.attributes[0]] = str(previous)
+            elif question.type == QuestionType.MULTIPLE_CHOICE:
+                if isinstance(previous, list):
+                    data[entry.attributes[0]] = previous
+            elif question.type in (QuestionType.SHORT_TEXT, QuestionType.LONG_TEXT):
+                if isinstance(previous, str):
+                    data[entry.attributes[0]] = previous
+            else:
+                data[entry.attributes[0]] = previous
+        if entry.other_attribute and answers.get(other_key(question.key)):
+            data[entry.other_attribute] = answers[other_key(question.key)]
+    return data
+
+
+def _unbound_fields(question: Question, language: str):
+    """Yield the unbound field(s) of a question: one, or one per matrix item."""
     key, qtype = question.key, question.type
     label = text_in(question.text, language)
     hint = text_in(question.help, language)
-    previous = answers.get(key)
     common = {"name": key, "id": f"q-{key}"}
 
     if qtype in (QuestionType.SINGLE_CHOICE, QuestionType.YES_NO):
         choices = _option_choices(question, language)
-        yield key, RadioField(label, choices=choices, description=hint, validate_choice=False, validators=[
-            _Answer(question.required, _("Välj ett alternativ.")), _OneOf(c.value for c in choices)], **common), previous
+        yield RadioField(label, choices=choices, description=hint, validate_choice=False, validators=[
+            _Answer(question.required, _("Välj ett alternativ.")), _OneOf(c.value for c in choices)], **common)
     elif qtype == QuestionType.MULTIPLE_CHOICE:
         choices = _option_choices(question, language)
         low = question.min_choices if question.min_choices is not None else (1 if question.required else None)
         message = (_("Välj minst %(n)s alternativ.", n=low) if low and low > 1 else _("Välj minst ett alternativ."))
-        yield key, MultiCheckboxField(
+        yield MultiCheckboxField(
             label, choices=choices, description=_join(hint, _choice_count_hint(question)), validate_choice=False,
             render_kw={"required": False},
             validators=[_Answer(question.required or bool(question.min_choices), message),
                         _SomeOf((c.value for c in choices), low, question.max_choices)], **common,
-        ), previous if isinstance(previous, list) else None
+        )
     elif qtype == QuestionType.SCALE:
         choices = _scale_choices(question, language)
-        yield key, RadioField(label, choices=choices, description=hint, validate_choice=False, validators=[
-            _Answer(question.required, _("Välj ett alternativ.")), _OneOf(c.value for c in choices)],
-            **common), None if previous is None else str(previous)
+        yield RadioField(label, choices=choices, description=hint, validate_choice=False, validators=[
+            _Answer(question.required, _("Välj ett alternativ.")), _OneOf(c.value for c in choices)], **common)
     elif qtype == QuestionType.MATRIX:
         choices = _scale_choices(question, language) if question.scale else _option_choices(question, language)
-        previous = previous if isinstance(previous, Mapping) else {}
         for item in question.items:
-            item_value = previous.get(item.key)
-            yield f"{key}-{item.key}", RadioField(
+            yield RadioField(
                 text_in(item.text, language), choices=choices, validate_choice=False,
                 validators=[_Answer(question.required, _("Välj ett alternativ för det här påståendet.")),
                             _OneOf(c.value for c in choices)],
                 name=f"{key}-{item.key}", id=f"q-{key}-{item.key}",
-            ), None if item_value is None else str(item_value)
+            )
     elif qtype == QuestionType.NUMBER:
-        yield key, StringField(
+        yield StringField(
             label, description=_join(hint, _range_hint(question)), filters=[clean_free_text],
             render_kw={"inputmode": "numeric" if (question.min or 0) >= 0 else "text", "autocomplete": "off",
                        "class": "input-number"},
             validators=[_Answer(question.required, _("Skriv ett tal.")), _WholeNumber(question.min, question.max)],
-            **common), None if previous is None else str(previous)
+            **common)
     elif qtype in (QuestionType.SHORT_TEXT, QuestionType.LONG_TEXT):
         field_class = StringField if qtype == QuestionType.SHORT_TEXT else TextAreaField
         render_kw = {"rows": 6} if qtype == QuestionType.LONG_TEXT else {}
         length_hint = _("Högst %(n)s tecken.", n=question.max_length) if qtype == QuestionType.LONG_TEXT else ""
-        yield key, field_class(
+        yield field_class(
             label, description=_join(hint, length_hint), filters=[clean_free_text], render_kw=render_kw,
             validators=[_Answer(question.required, _("Svara på frågan.")), _TextLength(question.max_length or 0)],
-            **common), previous if isinstance(previous, str) else None
+            **common)
 
 
 def _other_field(question: Question, language: str) -> StringField:

@@ -57,3 +57,5 @@ class Survey(Base):
 
 import surveys.fielding.models  # noqa: E402,F401  (fielding tables on the metadata)
 import surveys.answering.models  # noqa: E402,F401  (answering tables on the metadata)
+import surveys.publication.models  # noqa: E402,F401  (published reports, decisions, feedback)
+import surveys.results.models  # noqa: E402,F401  (weighting settings)

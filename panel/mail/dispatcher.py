@@ -51,8 +51,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from panel.db import utcnow
 from panel.mail.compose import Outgoing, UnsafeMessage, compose, envelope_address, sender_header
 from panel.mail.smtp import DeliveryAborted, DeliveryFailed, MailSettings, SMTPConnection, describe
+from panel.mail.outbox import fill_body
 from panel.models import OutboxMessage
-from panel.models.outbox import OutboxStatus
+from panel.models.outbox import OutboxBody, OutboxStatus
 
 log = logging.getLogger("panel.mail")
 
@@ -64,6 +65,7 @@ BACKOFF = (
 MAX_ATTEMPTS = len(BACKOFF) + 1  # then failed: about 45 hours after the first attempt
 _table = OutboxMessage.__table__
 _c = _table.c
+_bodies = OutboxBody.__table__
 
 
 def backoff(attempts: int) -> timedelta:
@@ -225,12 +227,28 @@ def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> 
         .where(_c.id == due.c.id, _c.status == OutboxStatus.QUEUED)
         .values(status=OutboxStatus.SENDING, claimed_by=worker_id, claimed_at=now)
         .returning(_c.id, _c.to_address, _c.subject, _c.body_text, _c.body_html, _c.headers,
-                   _c.attempts, _c.created_at, _c.priority)
+                   _c.attempts, _c.created_at, _c.priority, _c.body_id, _c.link, _c.unsubscribe_link)
     ).all()
     rows.sort(key=lambda row: (row.priority, row.id))
-    return [Outgoing(id=r.id, to_address=r.to_address, subject=r.subject, body_text=r.body_text,
-                     body_html=r.body_html, headers=r.headers or "", attempts=r.attempts,
-                     created_at=r.created_at) for r in rows]
+    shared = _shared_bodies(session, {r.body_id for r in rows if r.body_id is not None})
+    outgoing = []
+    for r in rows:
+        text, html = r.body_text, r.body_html
+        if r.body_id is not None:  # bulk mail: the send-out's body with this row's links put in
+            text, html = fill_body(*shared[r.body_id], r.link, r.unsubscribe_link)
+        outgoing.append(Outgoing(id=r.id, to_address=r.to_address, subject=r.subject, body_text=text,
+                                 body_html=html, headers=r.headers or "", attempts=r.attempts,
+                                 created_at=r.created_at))
+    return outgoing
+
+
+def _shared_bodies(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
+    """The shared bodies (OutboxBody) of the claimed rows: (text, html) by id, one query."""
+    if not ids:
+        return {}
+    found = session.execute(select(_bodies.c.id, _bodies.c.body_text, _bodies.c.body_html)
+                            .where(_bodies.c.id.in_(ids)))
+    return {row.id: (row.body_text, row.body_html) for row in found}
 
 
 # The outcome statements, built once. Each touches the row only while this worker

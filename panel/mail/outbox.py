@@ -19,9 +19,12 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
+from markupsafe import escape
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from panel.models import OutboxMessage
+from panel.models.outbox import OutboxBody
 
 # Header field names (RFC 5322 ftext: printable ASCII except the colon).
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
@@ -32,6 +35,10 @@ RESERVED_HEADERS = frozenset({
 })
 PRIORITY_DIRECT = 0  # an answer to the resident's own action: confirmation, magic link
 PRIORITY_BULK = 1  # invitations, reminders, results: anything carrying List-Unsubscribe
+# Where a shared body (OutboxBody) takes each row's own links: URL-safe, so that
+# url_for and HTML escaping leave them alone when a letter is rendered with them.
+LINK_PLACEHOLDER = "XXSURVEYLINKXX"
+UNSUBSCRIBE_PLACEHOLDER = "XXUNSUBSCRIBELINKXX"
 
 
 def absolute_url(path: str) -> str:
@@ -135,3 +142,41 @@ def queue_email(
                             body_text=text, body_html=html, headers=header_lines, priority=priority)
     session.add(message)
     return message
+
+
+# --- shared bodies (bulk mail) -----------------------------------------------------------
+
+
+def add_shared_body(session: Session, text: str, html: str) -> int:
+    """Store a body that many rows share (see :class:`panel.models.outbox.OutboxBody`); its id.
+
+    ``text`` and ``html`` must hold nothing about one resident: each row's links go
+    where LINK_PLACEHOLDER and UNSUBSCRIBE_PLACEHOLDER stand.
+    """
+    body = OutboxBody(body_text=text, body_html=html)
+    session.add(body)
+    session.flush()
+    return body.id
+
+
+def fill_body(text: str, html: str, link: str | None, unsubscribe_link: str | None) -> tuple[str, str]:
+    """A shared body with one row's links put in (escaped in the HTML part)."""
+    link, unsubscribe_link = link or "", unsubscribe_link or ""
+    return (text.replace(LINK_PLACEHOLDER, link).replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_link),
+            html.replace(LINK_PLACEHOLDER, str(escape(link)))
+            .replace(UNSUBSCRIBE_PLACEHOLDER, str(escape(unsubscribe_link))))
+
+
+def delete_unused_bodies(session: Session) -> int:
+    """Delete shared bodies that no outbox row points at any more; how many."""
+    used = exists().where(OutboxMessage.body_id == OutboxBody.id)
+    return session.execute(delete(OutboxBody).where(~used).execution_options(synchronize_session=False)).rowcount
+
+
+def full_bodies(session: Session, message: OutboxMessage) -> tuple[str, str]:
+    """(text, html) of a row as it is sent: its own, or its shared body with its links put in."""
+    if message.body_id is None:
+        return message.body_text, message.body_html
+    shared = session.execute(select(OutboxBody.body_text, OutboxBody.body_html)
+                             .where(OutboxBody.id == message.body_id)).one()
+    return fill_body(shared.body_text, shared.body_html, message.link, message.unsubscribe_link)

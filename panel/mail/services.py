@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
+from panel.mail.outbox import delete_unused_bodies
 from panel.models import OutboxMessage
 from panel.models.outbox import OutboxStatus
 
@@ -65,11 +66,13 @@ def purge_sent(session: Session, *, older_than: timedelta, now: datetime | None 
     """Delete sent rows older than ``older_than``: they hold addresses and links
     that should not be kept longer than needed. Returns how many."""
     cutoff = (now or utcnow()) - older_than
-    return session.execute(
+    deleted = session.execute(
         delete(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < cutoff)
         .execution_options(synchronize_session=False)
     ).rowcount
+    delete_unused_bodies(session)  # bulk mail's shared bodies, once their last row is gone
+    return deleted
 
 
 def mask_address(address: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Integer, SmallInteger, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel.db import Base, UTCDateTime, utcnow
@@ -16,11 +16,36 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"  # permanent failure (5xx, bad address) or retries exhausted
 
 
+class OutboxBody(Base):
+    """An email body shared by many outbox rows: one send-out's letter in one language.
+
+    Invitations and reminders go to tens of thousands of residents with the same text
+    except two links. Their rows point here (``OutboxMessage.body_id``) instead of each
+    holding a copy (3 kB a row, 150 MB for 50,000 invitations); the text has
+    placeholders (``panel.mail.outbox.LINK_PLACEHOLDER`` and ``UNSUBSCRIBE_PLACEHOLDER``)
+    where the dispatcher puts the row's own ``link`` and ``unsubscribe_link`` when it
+    sends. A shared body holds nothing about any one resident; it is deleted once no
+    row points at it (``panel.mail.outbox.delete_unused_bodies``).
+    """
+
+    __tablename__ = "outbox_body"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OutboxMessage(Base):
     """An email written in the same transaction as the change that caused it.
 
     A dispatcher claims rows, sends them and marks them sent; a row is never sent
     twice except the one in flight when a dispatcher dies (see panel.mail).
+
+    A row has its own ``body_text``/``body_html``, or (bulk mail) empty ones and a
+    shared :class:`OutboxBody` filled with the row's ``link`` and ``unsubscribe_link``
+    at sending time. Those two are what identifies the recipient's links; they go
+    with the row when sent mail is purged.
     """
 
     __tablename__ = "outbox_message"
@@ -47,3 +72,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A shared body (no index: bodies are few, and deleted only when nothing points at them).
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_body.id"))
+    link: Mapped[str | None] = mapped_column(String(500))
+    unsubscribe_link: Mapped[str | None] = mapped_column(String(500))

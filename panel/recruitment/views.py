@@ -14,9 +14,11 @@ from panel.accounts.access import role_required
 from panel.extensions import db
 from panel.mail.outbox import absolute_url
 from panel.members import services as members
-from panel.members import terms
+from panel.members import terms, throttle
+from panel.members import views as member_views
 from panel.members.forms import GENDER_CHOICES, JoinForm
 from panel.models import RecruitmentInvite, RecruitmentWave
+from panel.models.member import RequestKind
 from panel.models.recruitment import WaveStatus
 from panel.recruitment import letters, services
 from panel.recruitment.forms import ButtonForm, CodeForm, WaveForm
@@ -147,9 +149,12 @@ def join_details():
     form = _prefilled(invite)
     if form.validate_on_submit():
         try:
+            member_views.count_request(RequestKind.SIGNUP)
             services.join_with_code(db.session, invite, email=form.email.data, birth_year=form.birth_year.data,
                                     gender=form.gender.data, district=form.district.data, language=form.language.data,
                                     terms_version=form.terms_version.data)
+        except throttle.Throttled as error:
+            return member_views.too_many(error)
         except members.MemberDataError as error:
             db.session.rollback()
             (form[error.field].errors if error.field in form else form.form_errors).append(error.message)

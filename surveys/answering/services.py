@@ -36,7 +36,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -212,6 +212,21 @@ def start(session: Session, invitation: Invitation, *, language: str, now: datet
     return draft
 
 
+def _respondent_queries():
+    """The statements of :func:`respondent`, built once (building them cost as much as running them)."""
+    with_survey = joinedload(Invitation.survey, innerjoin=True).defer(Survey.definition)
+    invitation_id = bindparam("invitation_id", type_=Integer)
+    by_id = select(Invitation, AnswerDraft).options(with_survey).where(Invitation.id == invitation_id)
+    return {
+        "read": by_id.outerjoin(AnswerDraft, AnswerDraft.invitation_id == Invitation.id),
+        "lock": by_id.join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).with_for_update(of=AnswerDraft),
+        "invitation": select(Invitation).options(with_survey).where(Invitation.id == invitation_id),
+    }
+
+
+_RESPONDENT_QUERIES = _respondent_queries()
+
+
 def respondent(session: Session, invitation_id: Any, survey_id: Any, *, now: datetime,
                grace: timedelta, lock: bool = False) -> tuple[Invitation, AnswerDraft | None]:
     """The invitation (with its survey) and its draft, for a respondent session.
@@ -225,16 +240,11 @@ def respondent(session: Session, invitation_id: Any, survey_id: Any, *, now: dat
     """
     if not isinstance(invitation_id, int) or not isinstance(survey_id, int):
         raise NoRespondent()
-    with_survey = joinedload(Invitation.survey, innerjoin=True).defer(Survey.definition)
-    query = select(Invitation, AnswerDraft).options(with_survey).where(Invitation.id == invitation_id)
-    if lock:
-        query = query.join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).with_for_update(of=AnswerDraft)
-    else:
-        query = query.outerjoin(AnswerDraft, AnswerDraft.invitation_id == Invitation.id)
-    row = session.execute(query).first()
+    parameters = {"invitation_id": invitation_id}
+    row = session.execute(_RESPONDENT_QUERIES["lock" if lock else "read"], parameters).first()
     invitation, draft = row if row is not None else (None, None)
     if invitation is None and lock:
-        invitation = session.scalar(select(Invitation).options(with_survey).where(Invitation.id == invitation_id))
+        invitation = session.scalar(_RESPONDENT_QUERIES["invitation"], parameters)
     if invitation is None or invitation.survey_id != survey_id:
         raise NoRespondent()
     check_link(invitation, now=now, grace=grace)

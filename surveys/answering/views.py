@@ -32,12 +32,16 @@ from surveys.answering.forms import EXPIRED_FORM, NOT_SAVED, START_EXPIRED, Star
 from surveys.answering.models import AnswerDraft
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
+from surveys.form_html import csrf_html, error_summary_html, questions_html
 from surveys.forms import build_page_form, clean_answers, previous_page
 from surveys.languages import autonym, direction
 from surveys.markdown import render_markdown
 
 bp = Blueprint("answering", __name__, url_prefix="/s", cli_group="answering")
 bp.add_app_template_filter(render_markdown, "markdown")
+bp.add_app_template_global(questions_html, "survey_questions")  # templates/surveys/_questions.html
+bp.add_app_template_global(error_summary_html, "survey_error_summary")
+bp.add_app_template_global(csrf_html, "survey_csrf")
 SESSION_KEY = "respondent"
 START_BODY_LIMIT = 4096
 

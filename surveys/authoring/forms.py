@@ -9,6 +9,7 @@ analyst sees are the same as for an imported file.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -28,6 +29,7 @@ from surveys.definition import (
     question_to_dict,
     text_in,
 )
+from panel.members.forms import no_control_characters  # NUL cannot even be stored on PostgreSQL
 from surveys.languages import DEFAULT_LABELS, language_name
 
 QUESTION_TYPE_CHOICES = [
@@ -57,7 +59,7 @@ class ActionForm(EditForm):
 class NewSurveyForm(FlaskForm):
     title = StringField(_l("Internt namn"), description=_l("Syns bara för personalen. Lämnas det tomt används "
                                                           "enkätens svenska rubrik."),
-                        validators=[Optional(), Length(max=200)])
+                        validators=[Optional(), no_control_characters, Length(max=200)])
     file = FileField(_l("Importera en enkätfil (YAML eller JSON)"),
                      description=_l("Valfritt. Filen kan komma från en export eller skrivas för hand, se exemplet i "
                                     "dokumentationen."),
@@ -155,7 +157,8 @@ def page_form(languages: tuple[str, ...], condition_choices: list[SelectChoice])
 
 def settings_form(languages: tuple[str, ...]) -> type[EditForm]:
     class SettingsForm(EditForm):
-        internal_title = StringField(_l("Internt namn"), validators=[Optional(), Length(max=200)])
+        internal_title = StringField(_l("Internt namn"),
+                                     validators=[Optional(), no_control_characters, Length(max=200)])
         anonymous = BooleanField(_l("Anonym enkät (svaren sparas utan koppling till personen)"), description=_l(
             "Standard. Stäng av bara när analysen behöver veta vem som svarat; det sägs då till den som svarar."))
 
@@ -207,7 +210,8 @@ def condition_from_form(form: FlaskForm, defn: SurveyDefinition) -> dict | None:
     target = defn.question(target_key)
     operator = "includes" if target is not None and target.type == QuestionType.MULTIPLE_CHOICE else "equals"
     value: Any = (form.condition_value.data or "").strip()
-    if target is not None and target.type == QuestionType.SCALE and value.lstrip("-").isdigit():
+    # a whole number in ASCII digits only: "²".isdigit() and "--5".lstrip("-").isdigit(), but int() fails on both
+    if target is not None and target.type == QuestionType.SCALE and re.fullmatch(r"-?[0-9]+", value):
         value = int(value)
     return {"question": target_key, operator: value}
 

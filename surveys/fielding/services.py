@@ -32,12 +32,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from markupsafe import escape
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
-from panel.mail.outbox import PRIORITY_BULK, render_email
+from panel.mail.outbox import LINK_PLACEHOLDER, PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, render_email
 from panel.members.services import contactable
 from panel.models import District, Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
@@ -54,9 +53,10 @@ REMINDER_KIND = "survey_reminder"
 CHUNK = 5_000  # progress is reported every CHUNK invitations
 REMINDER_BATCH = 1_000
 SWEDEN = "Europe/Stockholm"
-# Placeholders in the once-rendered emails; URL-safe, so escaping leaves them alone.
-_LINK = "XXSURVEYLINKXX"
-_UNSUBSCRIBE = "XXUNSUBSCRIBELINKXX"
+# Placeholders in the once-rendered emails, filled per row by the dispatcher (see
+# panel.models.outbox.OutboxBody); URL-safe, so escaping leaves them alone.
+_LINK = LINK_PLACEHOLDER
+_UNSUBSCRIBE = UNSUBSCRIBE_PLACEHOLDER
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -291,26 +291,29 @@ def _letters(template: str, languages: Iterable[str], survey: Survey, defn: Surv
 
 class _OutboxBatch:
     """Outbox rows of one kind, inserted in bulk with their ids known in advance (so the
-    invitations can point at their emails). See :mod:`surveys.fielding.bulk`."""
+    invitations can point at their emails). See :mod:`surveys.fielding.bulk`.
 
-    COLUMNS = ("id", "to_address", "subject", "body_text", "body_html", "headers")
+    Each letter (one per language) is stored once as a shared body
+    (:class:`panel.models.outbox.OutboxBody`, made here, before any bulk insert uses the
+    connection); a row holds its address, its two links and a pointer to the body, and
+    the dispatcher puts the links in when it sends."""
 
-    def __init__(self, session: Session, *, kind: str, now: datetime, due: datetime, html_safe: bool) -> None:
+    COLUMNS = ("id", "to_address", "subject", "headers", "body_id", "link", "unsubscribe_link")
+
+    def __init__(self, session: Session, *, kind: str, now: datetime, due: datetime,
+                 letters: Iterable[_Letter]) -> None:
         self.session = session
         self.constants = {"kind": kind, "status": OutboxStatus.QUEUED.value, "priority": PRIORITY_BULK,
-                          "attempts": 0, "next_attempt_at": due, "created_at": now}
-        self.html_safe = html_safe  # the links need no HTML escaping (URL-safe base and tokens)
+                          "attempts": 0, "next_attempt_at": due, "created_at": now, "body_text": "",
+                          "body_html": ""}
+        self.bodies = {id(letter): add_shared_body(session, letter.text, letter.html) for letter in letters}
 
     def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str, message_id: int) -> tuple:
-        """One email: ``letter`` with the two personal links put in. ``message_id`` from :meth:`new_ids`."""
-        if self.html_safe:
-            html_link, html_unsubscribe = link, unsubscribe
-        else:
-            html_link, html_unsubscribe = str(escape(link)), str(escape(unsubscribe))
+        """One email: ``letter`` (one of those given at creation) for ``to`` with its two
+        personal links. ``message_id`` from :meth:`new_ids`."""
         return (message_id, to, letter.subject,
-                letter.text.replace(_LINK, link).replace(_UNSUBSCRIBE, unsubscribe),
-                letter.html.replace(_LINK, html_link).replace(_UNSUBSCRIBE, html_unsubscribe),
-                f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
+                f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                self.bodies[id(letter)], link, unsubscribe)
 
     def new_ids(self, count: int) -> list[int]:
         """Ids for the next ``count`` rows. The caller's transaction must already have
@@ -320,10 +323,6 @@ class _OutboxBatch:
     def insert(self, rows: Iterable[tuple]) -> None:
         """Insert ``rows`` (from :meth:`row`; a generator is fine)."""
         bulk.insert_rows(self.session, OutboxMessage.__table__, self.COLUMNS, rows, self.constants)
-
-
-def _html_safe(*urls: str) -> bool:
-    return all(str(escape(url)) == url for url in urls)
 
 
 def _claim_send(session: Session, survey: Survey, now: datetime, sent_by: StaffUser | None) -> SurveyFielding:
@@ -366,8 +365,7 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     languages = {m.id: survey_language(panel.contacts[m.id][1], defn) for m in selection.invited}
     letters = _letters("survey_invitation", languages.values(), survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
-    outbox = _OutboxBatch(session, kind=INVITATION_KIND, now=now, due=due,
-                          html_safe=_html_safe(links.url("x"), unsubscribe.url(0, now)))
+    outbox = _OutboxBatch(session, kind=INVITATION_KIND, now=now, due=due, letters=letters.values())
     columns = ("member_id", "token_digest", "token_secret", "language", "gender", "age_group", "district_code",
                "outbox_message_id")
     constants = {"survey_id": survey.id, "created_at": now, "sent_at": now, "reminders_sent": 0}
@@ -466,7 +464,7 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
         select(Member.id, Member.email, Member.created_at).where(Member.id.in_([m.member_id for m in marked])))}
     letters = _letters("survey_reminder", {m.language for m in marked}, survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
-    outbox = _OutboxBatch(session, kind=REMINDER_KIND, now=now, due=now, html_safe=False)
+    outbox = _OutboxBatch(session, kind=REMINDER_KIND, now=now, due=now, letters=letters.values())
     rows, changes = [], []
     for (invitation_id, member_id, language, secret, digest), message_id in zip(
             sorted(marked), outbox.new_ids(len(marked))):

@@ -54,3 +54,21 @@ def analyst(client, session):
         cookie["_user_id"] = cookie_value
         cookie["_fresh"] = True
     return client
+
+
+@pytest.fixture
+def analyst_browser(browser, live_server, session):
+    """Chromium logged in as a new analyst (the staff start page has loaded)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.factories import make_staff
+
+    user = make_staff(session, "analyst")
+    session.commit()
+    browser.get(live_server.url + "/staff/login")
+    browser.find_element(By.ID, "email").send_keys(user.email)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
+    return browser

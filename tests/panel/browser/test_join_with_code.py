@@ -1,5 +1,8 @@
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.recruitment.services import format_code
 from tests.browser import assert_accessible
@@ -11,7 +14,10 @@ pytestmark = pytest.mark.browser
 
 
 def submit(browser):
+    """Press the form's button and wait until the next page has replaced this one."""
+    old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit].button").click()
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(old))
 
 
 def test_joining_with_a_code_is_accessible_and_fits_a_phone(browser, live_server, app, session, districts):  # noqa: F811

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.mail import devserver, dispatcher
 from tests.browser import LiveServer, assert_accessible
@@ -53,9 +54,11 @@ def test_staff_mail_page_is_accessible(browser, live_server, session):
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
+    WebDriverWait(browser, 10).until(lambda b: "/staff/login" not in b.current_url)  # logged in
     browser.get(live_server.url + "/staff/mail?lang=sv")
     assert "a…n@example.se" in browser.page_source
     assert_accessible(browser, "the staff mail page")
     browser.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Skicka igen')]").click()
-    assert "skickas igen" in browser.page_source
+    # The click submits a form: wait for the page it redirects to, with its flash message.
+    WebDriverWait(browser, 10).until(lambda b: "skickas igen" in b.page_source)
     assert_accessible(browser, "the staff mail page after a retry")

@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import assert_accessible
-from tests.factories import PASSWORD, make_staff
 from tests.surveys.fielding.support import base, make_panel, make_survey
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def analyst_browser(browser, live_server, session):
-    user = make_staff(session, "analyst")
-    session.commit()
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(user.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
-    return browser
 
 
 def submit(browser, selector="form[novalidate] button[type=submit].button"):
     """Press the button and wait for the next page."""
     old = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    # While the old page is torn down Chromium may answer "node does not belong to the
+    # document" instead of "stale element": both mean the next page is on its way.
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(old))
 
 
 def fits_320(browser, what):
