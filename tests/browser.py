@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,54 @@ def assert_accessible(driver, what: str) -> None:
         for v in violations
     )
     assert not violations, f"axe-core found WCAG 2.1 A/AA violations on {what}:\n{summary}"
+
+
+@contextmanager
+def next_page(driver, timeout: float = 30):
+    """Wait until what happens inside the block (a click that submits a form or follows a
+    link) has replaced the page with a new, fully loaded one.
+
+    Selenium's click returns before the navigation it starts has finished, so reading
+    ``current_url`` or ``page_source`` right after it can see the old page. A mark set on the
+    old window object disappears with the old document; while the old page is torn down
+    Chromium may answer scripts with an error, which only means the next page is on its way.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.stillTheOldPage = true;")
+    yield
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.stillTheOldPage && document.readyState === 'complete';")
+    )
+
+
+def click_through(driver, by: str, selector: str, timeout: float = 30) -> None:
+    """Click the element (a submit button or a link) and wait for the page it loads."""
+    with next_page(driver, timeout):
+        driver.find_element(by, selector).click()
+
+
+def shows(driver, text: str, timeout: float = 20) -> bool:
+    """Wait until the page shows ``text``; fail with what the page's main part says instead."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, timeout).until(lambda d: text in d.page_source)
+    except TimeoutException:
+        mains = driver.find_elements(By.TAG_NAME, "main")
+        raise AssertionError(f"{text!r} not on {driver.current_url}:\n{mains[0].text if mains else driver.page_source[:2000]}")
+    return True
+
+
+def log_in(driver, base_url: str, email: str, password: str) -> None:
+    """Log a staff user in through the login page and wait until the overview has loaded."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(base_url + "/staff/login")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    click_through(driver, By.CSS_SELECTOR, "main form button[type=submit]")
+    assert driver.current_url.endswith("/staff/"), f"the login did not reach the overview: {driver.current_url}"

@@ -59,16 +59,10 @@ def analyst(client, session):
 @pytest.fixture
 def analyst_browser(browser, live_server, session):
     """Chromium logged in as a new analyst (the staff start page has loaded)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
-
+    from tests.browser import log_in
     from tests.factories import make_staff
 
-    user = make_staff(session, "analyst")
+    email = make_staff(session, "analyst").email  # read before the commit expires the row
     session.commit()
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(user.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
+    log_in(browser, live_server.url, email, PASSWORD)
     return browser

@@ -2,17 +2,14 @@
 keyboard-only completion of every question type, and a 320 px wide screen."""
 
 import json
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from surveys.authoring import services
-from tests.browser import assert_accessible
-from tests.factories import PASSWORD, make_staff
+from tests.browser import assert_accessible, next_page
 
 pytestmark = pytest.mark.browser
 
@@ -29,30 +26,9 @@ def survey(session, example_text):
     return ids
 
 
-@pytest.fixture
-def analyst_browser(browser, live_server, session):
-    email = make_staff(session, "analyst").email
-    session.commit()
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(email)
-    with next_page(browser):
-        browser.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-    assert browser.current_url.endswith("/staff/")
-    return browser
-
-
 def click_button(browser, value):
     with next_page(browser):
         browser.find_element(By.CSS_SELECTOR, f'button[name="nav"][value="{value}"]').click()
-
-
-@contextmanager
-def next_page(browser):
-    """Wait until what happens inside the block has loaded a new page."""
-    browser.execute_script("window.stillTheOldPage = true;")
-    yield
-    WebDriverWait(browser, 15).until(lambda b: b.execute_script(
-        "return !window.stillTheOldPage && document.readyState === 'complete';"))
 
 
 def check(browser, element_id):

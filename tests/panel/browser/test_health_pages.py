@@ -2,22 +2,13 @@
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.demo_seed import SCB_EXPORT
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through, log_in
 from tests.factories import PASSWORD, make_staff
 from tests.panel.health.test_health import make_wave, seed
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(browser, live_server, user) -> None:
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(user.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
 
 
 def test_upload_preview_health_and_planner_pages_are_accessible(browser, live_server, session):
@@ -25,7 +16,7 @@ def test_upload_preview_health_and_planner_pages_are_accessible(browser, live_se
     make_wave(session, "Våren", districts, [("N", "kvinna", 30, 40, 10), ("N", "man", 20, 50, 4)])
     user = make_staff(session, "analyst")
     session.commit()
-    log_in(browser, live_server, user)
+    log_in(browser, live_server.url, user.email, PASSWORD)
 
     browser.get(live_server.url + "/staff/health/")
     assert "Det finns inga befolkningsuppgifter ännu" in browser.page_source
@@ -35,19 +26,19 @@ def test_upload_preview_health_and_planner_pages_are_accessible(browser, live_se
     assert_accessible(browser, "the population upload page")
     browser.find_element(By.ID, "population").send_keys(str(SCB_EXPORT.with_name("PROVENANCE.md")))
     browser.find_element(By.ID, "name").send_keys("Fel fil")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: "Filen lästes inte in" in driver.page_source)
+    click_through(browser, By.CSS_SELECTOR, "main form button[type=submit].button")
+    assert "Filen lästes inte in" in browser.page_source
     assert_accessible(browser, "the population upload page with a refused file")
 
     browser.find_element(By.ID, "population").send_keys(str(SCB_EXPORT))
     name = browser.find_element(By.ID, "name")
     name.clear()
     name.send_keys("Gotland 2020")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: "/staff/population/preview/" in driver.current_url)
+    click_through(browser, By.CSS_SELECTOR, "main form button[type=submit].button")
+    assert "/staff/population/preview/" in browser.current_url
     assert_accessible(browser, "the population preview page")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/population/"))
+    click_through(browser, By.CSS_SELECTOR, "main form button[type=submit].button")
+    assert browser.current_url.endswith("/staff/population/")
     assert "Används" in browser.page_source
     assert_accessible(browser, "the population versions page")
 

@@ -1,11 +1,8 @@
 import pytest
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.recruitment.services import format_code
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through, log_in
 from tests.factories import PASSWORD, make_staff
 from tests.panel.recruitment.conftest import districts  # noqa: F401  (fixture)
 from tests.panel.recruitment.helpers import make_wave
@@ -15,9 +12,7 @@ pytestmark = pytest.mark.browser
 
 def submit(browser):
     """Press the form's button and wait until the next page has replaced this one."""
-    old = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit].button").click()
-    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(expected_conditions.staleness_of(old))
+    click_through(browser, By.CSS_SELECTOR, "main button[type=submit].button")
 
 
 def test_joining_with_a_code_is_accessible_and_fits_a_phone(browser, live_server, app, session, districts):  # noqa: F811
@@ -54,10 +49,7 @@ def test_recruitment_staff_pages_are_accessible(browser, live_server, app, sessi
     analyst = make_staff(session, "analyst")
     session.commit()
     wave = make_wave(app, session)
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(analyst.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    submit(browser)
+    log_in(browser, live_server.url, analyst.email, PASSWORD)
     browser.get(live_server.url + f"/staff/recruitment/{wave.id}")
     assert_accessible(browser, "a recruitment wave's statistics")
     browser.get(live_server.url + "/staff/recruitment/new")

@@ -7,14 +7,13 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.db import utcnow
 from panel.extensions import db
 from panel.members import tokens
 from panel.models import Member
 from panel.models.member import TokenPurpose
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through, shows
 from tests.factories import make_district, make_member
 
 pytestmark = pytest.mark.browser
@@ -28,12 +27,6 @@ def issue_link(app, member_id: int, purpose: str) -> str:
     return token
 
 
-def shows(browser, text: str) -> bool:
-    """Wait (up to 10 s) until the page after a click shows ``text``."""
-    WebDriverWait(browser, 10).until(lambda driver: text in driver.page_source)
-    return True
-
-
 def fill(browser, field_id: str, text: str) -> None:
     """Replace what a text field holds (select all, then type), and check that it took."""
     field = browser.find_element(By.ID, field_id)
@@ -44,7 +37,7 @@ def fill(browser, field_id: str, text: str) -> None:
 
 
 def submit(browser) -> None:
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
+    click_through(browser, By.CSS_SELECTOR, "main form button[type=submit].button")
 
 
 def assert_fits_320(browser, what: str) -> None:
@@ -65,7 +58,7 @@ def test_join_form_normal_error_and_sent_states(browser, live_server, session):
     browser.get(live_server.url + "/?lang=sv")  # Chromium asks for English otherwise; the session remembers
     assert_accessible(browser, "the home page")
     assert_fits_320(browser, "the home page")
-    browser.find_element(By.LINK_TEXT, "Gå med i panelen").click()
+    click_through(browser, By.LINK_TEXT, "Gå med i panelen")
     assert_accessible(browser, "the join form")
 
     fill(browser, "email", "inte-en-adress")
@@ -127,18 +120,18 @@ def test_profile_in_normal_and_error_states_and_leaving(app, browser, live_serve
     assert_fits_320(browser, "my page")
 
     fill(browser, "birth_year", "12")
-    browser.find_element(By.XPATH, "//button[text()='Spara ändringarna']").click()
+    click_through(browser, By.XPATH, "//button[text()='Spara ändringarna']")
     assert shows(browser, "Det finns fel i formuläret")
     assert_accessible(browser, "my page with an error")
 
     browser.find_element(By.CSS_SELECTOR, "label[for=pause-period-0]").click()
-    browser.find_element(By.XPATH, "//button[text()='Pausa']").click()
+    click_through(browser, By.XPATH, "//button[text()='Pausa']")
     assert shows(browser, "Avsluta pausen nu")
     assert_accessible(browser, "my page while paused")
 
-    browser.find_element(By.LINK_TEXT, "Gå ur panelen").click()
+    click_through(browser, By.LINK_TEXT, "Gå ur panelen")
     assert_accessible(browser, "the leave confirmation page")
-    browser.find_element(By.XPATH, "//button[text()='Ja, ta bort mig ur panelen']").click()
+    click_through(browser, By.XPATH, "//button[text()='Ja, ta bort mig ur panelen']")
     assert shows(browser, "Du har gått ur panelen")
     assert_accessible(browser, "the page after leaving")
 

@@ -1,7 +1,7 @@
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through
 from tests.factories import PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser
@@ -14,9 +14,9 @@ def test_staff_login_page_is_accessible_in_normal_and_error_state(browser, live_
     assert_accessible(browser, "the staff login page")
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys("wrong password")
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
+    click_through(browser, By.CSS_SELECTOR, "button[type=submit].button")
     assert "Fel e-postadress eller lösenord" in browser.page_source
     assert_accessible(browser, "the staff login page with an error")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
+    click_through(browser, By.CSS_SELECTOR, "button[type=submit].button")
     assert browser.current_url.endswith("/staff/")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from panel.mail import devserver, dispatcher
-from tests.browser import LiveServer, assert_accessible
+from tests.browser import LiveServer, assert_accessible, click_through, log_in, next_page
 from tests.factories import PASSWORD, make_staff
 from tests.panel.mail.conftest import make_row
 
@@ -30,7 +29,7 @@ def test_newcomer_finds_the_mail_and_follows_its_link(_driver, dev_app, session)
         browser.set_window_size(1280, 900)
         browser.get(server.url + "/dev/mail?lang=sv")  # Chromium asks for English otherwise
         assert_accessible(browser, "the dev mailbox list")
-        browser.find_element(By.LINK_TEXT, "Bekräfta att du vill vara med").click()
+        click_through(browser, By.LINK_TEXT, "Bekräfta att du vill vara med")
         assert "Textversionen" in browser.page_source
         assert_accessible(browser, "one caught message")
 
@@ -39,9 +38,10 @@ def test_newcomer_finds_the_mail_and_follows_its_link(_driver, dev_app, session)
         assert width <= 320 + 1, f"the message page is {width}px wide at 320px"
 
         iframe = browser.find_element(By.CSS_SELECTOR, "iframe")
-        browser.switch_to.frame(iframe)
-        browser.find_element(By.LINK_TEXT, "Bekräfta").click()  # opens in the top window
-        browser.switch_to.default_content()
+        with next_page(browser):  # marks the top window, where the link opens
+            browser.switch_to.frame(iframe)
+            browser.find_element(By.LINK_TEXT, "Bekräfta").click()
+            browser.switch_to.default_content()
         assert browser.current_url == server.url + "/dev/mail"
 
 
@@ -50,15 +50,10 @@ def test_staff_mail_page_is_accessible(browser, live_server, session):
     make_row(session, 1, to="anna.svensson@example.se", status="failed", attempts=8,
              last_error="gave up after 8 attempts: 451 4.7.1 try later")
     session.commit()
-    browser.get(live_server.url + "/staff/login?lang=sv")  # Chromium asks for English otherwise
-    browser.find_element(By.ID, "email").send_keys(user.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
-    WebDriverWait(browser, 10).until(lambda b: "/staff/login" not in b.current_url)  # logged in
+    log_in(browser, live_server.url, user.email, PASSWORD)
     browser.get(live_server.url + "/staff/mail?lang=sv")
     assert "a…n@example.se" in browser.page_source
     assert_accessible(browser, "the staff mail page")
-    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Skicka igen')]").click()
-    # The click submits a form: wait for the page it redirects to, with its flash message.
-    WebDriverWait(browser, 10).until(lambda b: "skickas igen" in b.page_source)
+    click_through(browser, By.XPATH, "//button[starts-with(normalize-space(.), 'Skicka igen')]")
+    assert "skickas igen" in browser.page_source
     assert_accessible(browser, "the staff mail page after a retry")

@@ -2,10 +2,9 @@
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from panel import audit
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through, log_in
 from tests.factories import PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser
@@ -19,11 +18,7 @@ def test_privacy_audit_log_and_dpo_pages_are_accessible(browser, live_server, se
     browser.get(live_server.url + "/panel/privacy")
     assert "Så hanterar vi dina personuppgifter" in browser.page_source
     assert_accessible(browser, "the public privacy page")
-    browser.get(live_server.url + "/staff/login")
-    browser.find_element(By.ID, "email").send_keys(admin.email)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: driver.current_url.endswith("/staff/"))
+    log_in(browser, live_server.url, admin.email, PASSWORD)
 
     browser.get(live_server.url + "/staff/audit")
     assert "Sida 1 av 2" in browser.page_source
@@ -35,6 +30,6 @@ def test_privacy_audit_log_and_dpo_pages_are_accessible(browser, live_server, se
     browser.get(live_server.url + "/staff/privacy")
     assert_accessible(browser, "the DPO page")
     browser.find_element(By.ID, "email").send_keys("ingen@example.se")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit].button").click()
-    WebDriverWait(browser, 20).until(lambda driver: "Det finns ingen medlem" in driver.page_source)
+    click_through(browser, By.CSS_SELECTOR, "main form button[type=submit].button")
+    assert "Det finns ingen medlem" in browser.page_source
     assert_accessible(browser, "the DPO page with an unknown address")

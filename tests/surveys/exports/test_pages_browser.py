@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from panel.models import AuditEvent
 from surveys.exports.services import EXPORT_ACTION
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through
 from tests.surveys.exports.builders import make_population, make_survey
 
 pytestmark = pytest.mark.browser
@@ -45,8 +45,8 @@ def test_export_and_codebook_pages_are_accessible(analyst_browser, live_server, 
     browser.get(f"{live_server.url}/staff/surveys/{survey.id}/export")
     browser.execute_script("document.querySelector('input[name=format][value=csv]').value = 'exe';")
     browser.find_element(By.CSS_SELECTOR, "input[name=format][value=exe]").click()
-    browser.find_element(By.CSS_SELECTOR, "form[novalidate] button[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda driver: "error-summary" in driver.page_source)
+    click_through(browser, By.CSS_SELECTOR, "form[novalidate] button[type=submit]")
+    assert "error-summary" in browser.page_source
     assert_accessible(browser, "the export page with an error")
 
 

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, click_through, log_in
 from tests.factories import PASSWORD, make_staff
 from tests.surveys.results.builders import make_population, make_survey
 
 pytestmark = pytest.mark.browser
-
-
-def _log_in(browser, live_server, email: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(f"{live_server.url}/staff/login")
-    browser.find_element(By.NAME, "email").send_keys(email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # Wait for the login's redirect: a page opened earlier can be replaced by it.
-    WebDriverWait(browser, 60).until(lambda driver: "/staff/login" not in driver.current_url)
 
 
 def test_report_settings_and_trend_pages_are_accessible(browser, live_server, session):
@@ -32,7 +19,7 @@ def test_report_settings_and_trend_pages_are_accessible(browser, live_server, se
     survey = make_survey(session, n_invited=150, seed=41)
     session.commit()
     browser.set_script_timeout(300)  # axe-core on a long page of tables and charts, on a busy machine
-    _log_in(browser, live_server, analyst.email)
+    log_in(browser, live_server.url, analyst.email, PASSWORD)
     browser.get(f"{live_server.url}/staff/surveys/{survey.id}/report")
     assert "Rapport" in browser.title
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart[role=img]")
@@ -42,10 +29,8 @@ def test_report_settings_and_trend_pages_are_accessible(browser, live_server, se
     browser.get(f"{live_server.url}/staff/surveys/{survey.id}/report/settings")
     assert_accessible(browser, "the weighting settings")
     browser.find_element(By.NAME, "trim_upper").send_keys("0,5")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/report/settings'] button[type=submit]").click()
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, 120).until(lambda driver: "Skriv ett tal större än 1" in driver.page_source)
+    click_through(browser, By.CSS_SELECTOR, "form[action$='/report/settings'] button[type=submit]", timeout=120)
+    assert "Skriv ett tal större än 1" in browser.page_source
     assert_accessible(browser, "the weighting settings with an error")
     browser.get(f"{live_server.url}/staff/surveys/{survey.id}/report/trend/trygg")
     assert_accessible(browser, "the trend page")
