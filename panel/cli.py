@@ -51,10 +51,14 @@ def i18n_cli() -> None:
 @i18n_cli.command("update")
 @click.argument("languages", nargs=-1)
 def i18n_update(languages: tuple[str, ...]) -> None:
-    """Extract the Swedish texts and merge them into each catalog (default: en)."""
+    """Extract the Swedish texts and merge them into each catalog (default: en and ar).
+
+    Arabic, a residents' language, holds only the texts residents meet (staff pages stay
+    Swedish or English).
+    """
     from panel import catalogs
 
-    for language in languages or ("en",):
+    for language in languages or catalogs.LANGUAGES:
         missing = catalogs.update(language)
         catalogs.compile_catalog(language)
         click.echo(f"{language}: {len(missing)} untranslated")

@@ -78,7 +78,11 @@ def from_environment() -> dict[str, object]:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 5 * 1024 * 1024),
         "BABEL_DEFAULT_LOCALE": "sv",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
-        "LANGUAGES": ("sv", "en"),
+        "LANGUAGES": ("sv", "en"),  # staff pages
+        # Resident pages (sign-up, member pages, answering, public results, emails to members):
+        # each needs a catalog in panel/translations; Arabic is right to left.
+        "PANEL_RESIDENT_LANGUAGES": tuple(
+            code.strip() for code in env("PANEL_RESIDENT_LANGUAGES", "sv,en,ar").split(",") if code.strip()),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Secure cookies whenever the public address is https (override with SESSION_COOKIE_SECURE).

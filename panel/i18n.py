@@ -4,17 +4,54 @@ The user interface is written in Swedish (the msgids are Swedish); English and
 further languages are translation catalogs in ``panel/translations``. The choice
 order: ``?lang=`` (remembered in the session), then the browser's
 Accept-Language, then Swedish.
+
+Staff pages are offered in ``LANGUAGES`` (Swedish, English). Resident pages -- the
+sign-up, the member's own pages, answering a survey, the public privacy and results
+pages -- are offered in ``PANEL_RESIDENT_LANGUAGES`` as well (Arabic, right to left).
+A resident language remembered in the session is used on the next resident page,
+never on a staff page.
 """
 
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request, session
 
+# Whole blueprints a resident uses, and the resident pages of blueprints that are
+# otherwise for staff.
+RESIDENT_BLUEPRINTS = frozenset({"members", "answering"})
+RESIDENT_ENDPOINTS = frozenset({
+    "recruitment.join", "recruitment.join_details", "privacy.public", "publication.public_report", "static",
+})
+RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi"})
+# The language switch: each language named in itself.
+AUTONYMS = {"sv": "Svenska", "en": "English", "ar": "العربية"}
+
+
+def is_resident_page() -> bool:
+    """Whether this request is for a page residents use (an unknown address counts: its 404 page)."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return not request.path.startswith(("/staff", "/committee"))
+    return request.blueprint in RESIDENT_BLUEPRINTS or endpoint in RESIDENT_ENDPOINTS
+
+
+def languages_here() -> tuple[str, ...]:
+    """The languages this page may be shown in: staff languages, plus the residents' on resident pages."""
+    config = current_app.config
+    staff = tuple(config["LANGUAGES"])
+    if not has_request_context() or not is_resident_page():
+        return staff
+    return staff + tuple(code for code in config.get("PANEL_RESIDENT_LANGUAGES", ()) if code not in staff)
+
+
+def direction(language: str) -> str:
+    return "rtl" if language.split("_")[0] in RIGHT_TO_LEFT else "ltr"
+
 
 def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands and background work: the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    languages = languages_here()
     wanted = request.args.get("lang")
     if wanted in languages:
         session["lang"] = wanted

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from panel.extensions import db
+from panel.i18n import AUTONYMS, direction, languages_here
 
 _PACKAGE = Path(__file__).resolve().parent
 # An installed wheel carries the templates inside the package (see pyproject);
@@ -133,11 +134,15 @@ def init_app(app: Flask) -> None:
             headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
         return response
 
+    # Also in emails (rendered outside a request, without context processors).
+    app.add_template_global(direction, "text_direction")
+    app.add_template_global(AUTONYMS, "language_names")
+
     @app.context_processor
     def globals_for_templates():
         return {
             "municipality": app.config["PANEL_MUNICIPALITY"],
-            "languages": app.config["LANGUAGES"],
+            "languages": languages_here(),  # staff pages: sv/en; resident pages: also Arabic
             "get_locale": get_locale,
         }
 

@@ -26,7 +26,16 @@ GENDER_CHOICES = [
 LANGUAGE_CHOICES = [
     SelectChoice("sv", "Svenska", render_kw={"lang": "sv"}),
     SelectChoice("en", "English", render_kw={"lang": "en"}),
+    SelectChoice("ar", "العربية", render_kw={"lang": "ar", "dir": "rtl"}),
 ]
+
+
+def _language_choices():
+    """The languages of this panel's resident pages (PANEL_RESIDENT_LANGUAGES)."""
+    offered = current_app.config.get("PANEL_RESIDENT_LANGUAGES", ("sv", "en"))
+    return [choice for choice in LANGUAGE_CHOICES if choice.value in offered]
+
+
 PAUSE_CHOICES = [
     SelectChoice("1", _l("En månad")),
     SelectChoice("3", _l("Tre månader")),
@@ -119,7 +128,7 @@ def _postcode_field():
 
 
 def _language_field():
-    return RadioField(_l("Språk i mejlen från panelen"), choices=LANGUAGE_CHOICES,
+    return RadioField(_l("Språk i mejlen från panelen"), choices=_language_choices,
                       validators=[InputRequired(_l("Välj ett av alternativen."))],
                       invalid_choice_message=_l("Välj ett av alternativen."))
 

@@ -164,7 +164,7 @@ def _profile_values(session: Session, *, birth_year: int, gender: str, district,
         "gender": _check_choice("gender", gender, Gender),
         "district": _resolve_district(session, district, code),
         "postcode": code,
-        "language": _check_choice("language", language, current_app.config["LANGUAGES"]),
+        "language": _check_choice("language", language, current_app.config["PANEL_RESIDENT_LANGUAGES"]),
     }
 
 
