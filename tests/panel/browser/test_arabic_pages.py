@@ -58,3 +58,15 @@ def test_an_arabic_survey_in_arabic_from_landing_to_errors(browser, live_server,
     click_through(browser, By.CSS_SELECTOR, "main form button[name=nav][value=next]")
     assert shows(browser, "يوجد خطأ في النموذج")
     check(browser, "the first Arabic survey page with errors")
+
+
+def test_the_public_results_page_in_arabic(app, browser, live_server, session):
+    from tests.surveys.publication.test_pages_browser import _published
+
+    survey_id = _published(app, session)
+    browser.get(f"{live_server.url}/resultat/{survey_id}?lang=ar")
+    assert shows(browser, "النتائج: Parken")
+    check(browser, "the Arabic public results page")
+    # The charts keep matplotlib's left-to-right geometry inside the right-to-left page.
+    assert "<svg" in browser.page_source
+    assert browser.execute_script("return getComputedStyle(document.querySelector('svg.chart')).direction") == "ltr"
