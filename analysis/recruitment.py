@@ -41,6 +41,35 @@ __all__ = ["RecruitmentPlan", "plan_recruitment"]
 _SHARE_SLACK = 1e-6  # numerical slack when checking a margin (a share, not percentage points)
 
 
+class RecruitmentPlanError(ValueError):
+    """No plan can be made; the message says why in the analyst's terms.
+
+    A ``ValueError`` (callers that catch that keep working) with the reason as data,
+    for callers that explain it in their own words:
+
+    * ``reason``: ``"no_history"`` (no earlier invitations and no ``prior_rate``),
+      ``"no_joiners"`` (nobody joined and no ``prior_rate``), ``"no_members"`` (no
+      member in any category of ``variable`` that has figures, and no ``new_members``),
+      ``"cannot_recruit"`` (too few in ``variable`` ``category`` and nobody can be
+      recruited there), ``"cannot_recruit_outside"`` (too many in ``category`` and
+      nobody can be recruited elsewhere), ``"whole_invitations"`` (the tolerance is
+      tighter than one invitation moves a share), ``"not_enough_residents"`` (``needed``
+      expected joiners would be needed) or ``"infeasible"``;
+    * ``tolerance_pp`` and ``new_members`` as given.
+    """
+
+    def __init__(self, message: str, *, reason: str, variable: str | None = None, category: str | None = None,
+                 tolerance_pp: float | None = None, new_members: int | None = None,
+                 needed: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.variable = variable
+        self.category = category
+        self.tolerance_pp = tolerance_pp
+        self.new_members = new_members
+        self.needed = needed
+
+
 @dataclass(frozen=True, eq=False)
 class RecruitmentPlan:
     """Invitations per stratum and the margins they are expected to produce.
@@ -269,12 +298,14 @@ def plan_recruitment(
     )
     if prior_rate is None:
         if total_invited <= 0:
-            raise ValueError("join_history has no invitations: give prior_rate, an assumed join rate")
+            raise RecruitmentPlanError("join_history has no invitations: give prior_rate, an assumed join rate",
+                                       reason="no_history", tolerance_pp=tolerance_pp, new_members=new_members)
         prior_rate = total_joined / total_invited
         if prior_rate <= 0:
-            raise ValueError(
+            raise RecruitmentPlanError(
                 "nobody in join_history joined, so the prior join rate would be 0; "
-                "give prior_rate, an assumed join rate"
+                "give prior_rate, an assumed join rate",
+                reason="no_joiners", tolerance_pp=tolerance_pp, new_members=new_members,
             )
     denominator = hist_invited + prior_strength
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -299,9 +330,10 @@ def plan_recruitment(
         M_K = int(np.sum(member_cat >= 0))
         M_Kc = np.bincount(member_cat[member_cat >= 0], minlength=len(target))
         if M_K == 0 and new_members is None:
-            raise ValueError(
+            raise RecruitmentPlanError(
                 f"no member has a {_label(key_vars)} category with a population figure; "
-                "give new_members, the number of members to recruit"
+                "give new_members, the number of members to recruit",
+                reason="no_members", variable=_label(key_vars), tolerance_pp=tolerance_pp,
             )
         for c in range(len(target)):
             inside = (stratum_category == c).astype(float)
@@ -323,9 +355,7 @@ def plan_recruitment(
 
     x, optimal = _solve(A, lb, ub, cap, time_limit)
     if x is None:
-        raise ValueError(
-            _infeasibility_reason(A, lb, ub, cap, rate, margin_info, t, new_members, tolerance_pp)
-        )
+        raise _infeasibility_reason(A, lb, ub, cap, rate, margin_info, t, new_members, tolerance_pp)
 
     expected = rate * x
     Y = float(expected.sum())
@@ -467,34 +497,42 @@ def _infeasibility_reason(
     t: float,
     new_members: int | None,
     tolerance_pp: float,
-) -> str:
-    """Explain why no plan meets the margins, in the analyst's terms."""
+) -> RecruitmentPlanError:
+    """Explain why no plan meets the margins, in the analyst's terms (the error to raise)."""
     from scipy.optimize import linprog
 
     S = cap.size
     head = f"no recruitment plan brings every margin within {tolerance_pp:g} percentage points"
+
+    def problem(message: str, reason: str, **detail: object) -> RecruitmentPlanError:
+        return RecruitmentPlanError(message, reason=reason, tolerance_pp=tolerance_pp, new_members=new_members,
+                                    **detail)  # type: ignore[arg-type]
+
     reachable = rate * cap  # most expected joiners each stratum can give
     for variable, category, pi_c, M_K, M_Kc, inside in margin_info:
         short = M_K > 0 and M_Kc / M_K < pi_c - t
         if short and float(inside @ reachable) <= 0:
-            return (
+            return problem(
                 f"{head}: the panel has too few in {variable} {category!r} and nobody can be "
-                "recruited there (join rate 0 or no residents left to invite)"
+                "recruited there (join rate 0 or no residents left to invite)",
+                "cannot_recruit", variable=variable, category=category,
             )
     for variable, category, pi_c, M_K, M_Kc, inside in margin_info:
         over = M_K > 0 and M_Kc / M_K > pi_c + t
         if over and float((1.0 - inside) @ reachable) <= 0:
-            return (
+            return problem(
                 f"{head}: the panel has too many in {variable} {category!r} and nobody can be "
-                "recruited outside it"
+                "recruited outside it",
+                "cannot_recruit_outside", variable=variable, category=category,
             )
     A_ub = np.vstack([-A[np.isfinite(lb)], A[np.isfinite(ub)]])
     b_ub = np.concatenate([-lb[np.isfinite(lb)], ub[np.isfinite(ub)]])
     relaxed = linprog(np.ones(S), A_ub=A_ub, b_ub=b_ub, bounds=list(zip(np.zeros(S), cap)), method="highs")
     if relaxed.status == 0:
-        return (
+        return problem(
             f"{head} with whole invitations: the tolerance is tighter than one invitation can "
-            "move a share; widen tolerance_pp"
+            "move a share; widen tolerance_pp",
+            "whole_invitations",
         )
     uncapped = linprog(
         np.ones(S),
@@ -506,9 +544,10 @@ def _infeasibility_reason(
     if uncapped.status == 0:
         needed = float(rate @ uncapped.x)
         wanted = f" {new_members} new members" if new_members is not None else " the margins"
-        return (
+        return problem(
             f"{head}: there are not enough residents left to invite in some strata to reach"
             f"{wanted} (an unlimited population would need about {needed:.0f} expected "
-            "joiners); lower new_members or widen tolerance_pp"
+            "joiners); lower new_members or widen tolerance_pp",
+            "not_enough_residents", needed=needed,
         )
-    return f"{head}: widen tolerance_pp or give a prior_rate for strata without joiners"
+    return problem(f"{head}: widen tolerance_pp or give a prior_rate for strata without joiners", "infeasible")

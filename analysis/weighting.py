@@ -88,7 +88,37 @@ UNCOVERED_RULE = (
 
 
 class ConvergenceError(ValueError):
-    """Weighting did not reach the tolerance (``on_nonconvergence="error"``)."""
+    """Weighting did not reach the tolerance (``on_nonconvergence="error"``).
+
+    ``method``, ``max_error`` (the largest relative margin error reached),
+    ``tolerance`` and ``iterations`` say how far it got, for callers that explain
+    the failure in their own words (None when raised without them).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, max_error: float | None = None,
+                 tolerance: float | None = None, iterations: int | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.max_error = max_error
+        self.tolerance = tolerance
+        self.iterations = iterations
+
+
+class WeightingInputError(ValueError):
+    """The respondents and targets cannot be weighted as they are.
+
+    A ``ValueError`` (callers that catch that keep working) whose message is the
+    readable report; ``report`` holds the findings (:class:`ValidationReport`: each
+    issue's ``kind``, ``margin``, ``variable``, ``categories`` and ``count``) and
+    ``kind`` says which check stopped weighting: ``"invalid"`` (the report has
+    errors), ``"nobody_left"`` (every respondent was dropped for lack of targets)
+    or ``"zero_population"`` (the first margin's population total is 0).
+    """
+
+    def __init__(self, message: str, *, kind: str, report: ValidationReport) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.report = report
 
 
 class ConvergenceWarning(RuntimeWarning):
@@ -696,8 +726,9 @@ def _prepare(
     base_total = np.where(keep_cell, table.base_total, 0.0)
     kept_count = np.where(keep_cell, count, 0.0)
     if not keep_cell.any():
-        raise ValueError("no respondent is left to weight after dropping rows without targets:\n"
-                         + ValidationReport(tuple(issues)).explain())
+        found = ValidationReport(tuple(issues))
+        raise WeightingInputError("no respondent is left to weight after dropping rows without targets:\n"
+                                  + found.explain(), kind="nobody_left", report=found)
 
     # Empty target cells, partial, tiny cells.
     margins: list[Margin] = []
@@ -761,7 +792,8 @@ def _prepare(
                 margins[i] = Margin(groups=margins[i].groups, target=margins[i].target * (reference / total),
                                     collapsed=margins[i].collapsed, n_collapsed=margins[i].n_collapsed)
     if reference <= 0:
-        raise ValueError("the first margin's population total is 0")
+        raise WeightingInputError("the first margin's population total is 0", kind="zero_population",
+                                  report=ValidationReport(tuple(issues)))
 
     # Margins nested in finer ones (gender in district x gender) must agree with
     # them; with uncovered respondents the coarse one is implied and not fitted.
@@ -1264,7 +1296,8 @@ def weight(
         tolerance=tolerance, min_cell_size=min_cell_size, scale=scale,
     )
     if not problem.report.ok:
-        raise ValueError("the respondents and targets cannot be weighted as they are:\n" + problem.report.explain())
+        raise WeightingInputError("the respondents and targets cannot be weighted as they are:\n"
+                                  + problem.report.explain(), kind="invalid", report=problem.report)
 
     keep = problem.keep_cell
     start = keep.astype(float)
@@ -1316,7 +1349,9 @@ def weight(
         if trimming is not None and trim is not None and trim.reweight and not trimming.within_bounds:
             message += f"; weights still outside the trimming bounds after {trimming.rounds} rounds"
         if on_nonconvergence == "error":
-            raise ConvergenceError(message + " (raise max_iterations, loosen the targets, or pass on_nonconvergence='warn')")
+            raise ConvergenceError(
+                message + " (raise max_iterations, loosen the targets, or pass on_nonconvergence='warn')",
+                method=method, max_error=float(error), tolerance=float(tolerance), iterations=int(iterations))
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
     # Margin fits, in population units.

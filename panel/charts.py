@@ -42,9 +42,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from babel import Locale  # noqa: E402
+from babel.numbers import format_decimal  # noqa: E402
+from babel.numbers import format_percent as format_percent_babel  # noqa: E402
 from flask_babel import gettext as _  # noqa: E402
 
 ValueFormat = Literal["percent", "number"]
+Output = Literal["svg", "png"]
 Number = float | int | None
 
 #: Bar fill: dark blue, 9.4:1 against white.
@@ -96,22 +100,72 @@ def _finite(value: Number) -> bool:
     return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def format_value(value: Number, value_format: ValueFormat = "percent") -> str:
-    """``0.425`` → ``"42,5 %"`` (percent) or ``3.25`` → ``"3,25"`` (number); ``None`` → ``"–"``."""
+def number_locale() -> Locale:
+    """The locale numbers are written in: the page's or email's (Flask-Babel), else Swedish."""
+    try:
+        from flask_babel import get_locale
+
+        current = get_locale()
+    except (RuntimeError, KeyError):  # outside an application context
+        current = None
+    return current if isinstance(current, Locale) else Locale.parse("sv")
+
+
+def _symbols(locale: Locale) -> Mapping:
+    symbols = locale.number_symbols
+    latn = symbols.get("latn")  # Babel >= 2.14 keys the symbols by numbering system
+    return latn if isinstance(latn, Mapping) else symbols
+
+
+def _signs(text: str, locale: Locale) -> str:
+    """Babel writes an ASCII hyphen for minus; Swedish typography (CLDR) uses U+2212."""
+    minus = _symbols(locale).get("minusSign", "-")
+    return text.replace("-", minus) if minus != "-" else text
+
+
+def format_number(value: Number, digits: int = 2, *, signed: bool = False, grouping: bool = True) -> str:
+    """``3.25`` → ``"3,25"`` (Swedish) / ``"3.25"`` (English); ``None`` (or NaN) → ``"–"``.
+
+    ``signed`` writes a plus sign before positive numbers (differences in percentage points).
+    """
     if not _finite(value):
         return "–"
     assert value is not None
+    locale = number_locale()
+    body = ("#,##0" if grouping else "0") + ("." + "0" * digits if digits > 0 else "")
+    pattern = f"+{body};-{body}" if signed else body
+    if signed and round(float(value), digits) == 0:
+        pattern = body  # no "+0,0" or "−0,0"
+        value = 0.0
+    return _signs(format_decimal(value, format=pattern, locale=locale), locale)
+
+
+def format_percent(value: Number, digits: int = 1) -> str:
+    """A proportion in the locale's per-cent form: ``0.425`` → ``"42,5\u00a0%"`` (sv), ``"42.5%"`` (en)."""
+    if not _finite(value):
+        return "–"
+    assert value is not None
+    locale = number_locale()
+    pattern = locale.percent_formats[None].pattern
+    if "#,##0" not in pattern:  # pragma: no cover - every locale the panel offers has it
+        pattern = "#,##0\u00a0%"
+    pattern = pattern.replace("#,##0", "#,##0" + ("." + "0" * digits if digits > 0 else ""), 1)
+    return _signs(format_percent_babel(value, format=pattern, locale=locale), locale)
+
+
+def format_value(value: Number, value_format: ValueFormat = "percent") -> str:
+    """``0.425`` → ``"42,5\u00a0%"`` (percent) or ``3.25`` → ``"3,25"`` (number) in the current
+    locale (Swedish: non-breaking space before %, U+2212 minus; English: ``"42.5%"``, ``"3.25"``);
+    ``None`` → ``"–"``."""
     if value_format == "percent":
-        text = f"{value * 100:.1f} %"
-    else:
-        text = f"{value:.2f}"
-    return text.replace(".", ",").replace("-", "−")
+        return format_percent(value, 1)
+    return format_number(value, 2)
 
 
 def _interval(low: Number, high: Number, value_format: ValueFormat) -> str:
     if not (_finite(low) and _finite(high)):
         return ""
-    return _("95 %% KI %(low)s–%(high)s", low=format_value(low, value_format), high=format_value(high, value_format))
+    return _("95 %% KI %(low)s–%(high)s", low=format_value(low, value_format), high=format_value(high, value_format))
 
 
 def _scaled(value: Number, value_format: ValueFormat) -> float:
@@ -176,6 +230,13 @@ def _svg(figure: Figure, *, title: str, description: str, chart_id: str) -> str:
     return head + ">" + accessible + body.strip() + "\n"
 
 
+def _png(figure: Figure, dpi: int) -> bytes:
+    """The figure as PNG bytes (for the PDF), without the date or software in the metadata."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def _digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:10]
 
@@ -209,14 +270,25 @@ def bar_chart_with_ci(
     axis_label: str | None = None,
     value_max: float | None = None,
     chart_id: str | None = None,
-) -> str:
+    missing_text: str | None = None,
+    output: Output = "svg",
+    dpi: int = 150,
+) -> str | bytes:
     """Horizontal bars (one per label) with 95 % confidence-interval whiskers.
 
     ``reference`` (optional, same length) draws a hollow diamond per bar, e.g. the
     population share beside the sample's share (``reference_label`` names it in
     the legend; default "Befolkning"). ``value_max`` fixes the end of the value
     axis for numbers (e.g. the top of a rating scale); per cent always ends at 100.
+    ``missing_text`` is written for a missing estimate (default "–" at the bar and
+    "ingen skattning" in the text alternative; published reports say "dold").
+
+    ``output="svg"`` (pages) returns the inline ``<svg>`` string; ``output="png"``
+    returns PNG bytes of the very same figure at ``dpi`` (the PDF, which cannot draw
+    SVG text): one drawing for both, so the page and the PDF cannot drift apart.
     """
+    if output not in ("svg", "png"):
+        raise ValueError(f"bar_chart_with_ci: output must be 'svg' or 'png', not {output!r}")
     n = len(labels)
     _check_lengths("bar_chart_with_ci", n, ("estimates", estimates), ("ci_low", ci_low), ("ci_high", ci_high),
                    ("reference", reference))
@@ -230,7 +302,7 @@ def bar_chart_with_ci(
     for i, label in enumerate(labels):
         line = f"{label}: {format_value(estimates[i], value_format)}"
         if not _finite(estimates[i]):
-            line = f"{label}: " + _("ingen skattning")
+            line = f"{label}: " + (missing_text or _("ingen skattning"))
         interval = _interval(low[i], high[i], value_format)
         if interval and _finite(estimates[i]):
             line += f" ({interval})"
@@ -269,6 +341,8 @@ def bar_chart_with_ci(
         for pos, value, hi in zip(positions, values, high, strict=True):
             text = format_value(None if math.isnan(value) else value / (100.0 if value_format == "percent" else 1.0),
                                 value_format)
+            if math.isnan(value) and missing_text:
+                text = missing_text
             at = max(0.0 if math.isnan(value) else value, _scaled(hi, value_format) if _finite(hi) else -math.inf)
             ax.text(min(at + upper * 0.015, upper * 0.99), pos, text, va="center",
                     ha="left" if at + upper * 0.1 < upper else "right", fontsize=9)
@@ -277,11 +351,13 @@ def bar_chart_with_ci(
         ax.set_title(title, loc="left", fontsize=11)
         ax.spines[["top", "right"]].set_visible(False)
         handles = [Patch(facecolor=PRIMARY, edgecolor=PRIMARY, label=estimate_name),
-                   Line2D([0], [0], color=INK, linewidth=1.5, marker="|", markersize=8, label=_("95 % konfidensintervall"))]
+                   Line2D([0], [0], color=INK, linewidth=1.5, marker="|", markersize=8, label=_("95 % konfidensintervall"))]
         if ref is not None:
             handles.append(Line2D([0], [0], marker="D", color="none", markerfacecolor="white", markeredgecolor=INK,
                                   markersize=7, label=reference_name))
         figure.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=9)
+        if output == "png":
+            return _png(figure, dpi)
         return _svg(figure, title=title, description=description,
                     chart_id=chart_id or _digest("bar", labels, estimates, low, high, ref, title, value_format))
 
@@ -383,7 +459,7 @@ def trend_chart(
             hi = [_scaled(v, value_format) for v in line.ci_high]
             highest = max([highest] + [v for v in est + hi if not math.isnan(v)])
             if len(series) == 1:
-                ax.fill_between(xs, lo, hi, color=BAND, alpha=0.6, linewidth=0, label=_("95 % konfidensintervall"))
+                ax.fill_between(xs, lo, hi, color=BAND, alpha=0.6, linewidth=0, label=_("95 % konfidensintervall"))
             for x, e, a, b in zip(xs, est, lo, hi, strict=True):
                 if not (math.isnan(e) or math.isnan(a) or math.isnan(b)):
                     ax.errorbar([x], [e], yerr=[[e - a], [b - e]], fmt="none", ecolor=colour, elinewidth=1.2,

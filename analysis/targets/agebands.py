@@ -31,6 +31,19 @@ __all__ = ["AgeBand", "AgeBands", "DEFAULT_AGE_BANDS"]
 _BAND = re.compile(r"^\s*(\d{1,3})\s*(?:(?:-|–|—)\s*(\d{1,3})|(\+))?\s*$")
 
 
+class AgeBandMismatch(ValueError):
+    """A population age group straddles a band boundary, so it cannot be put in one band.
+
+    A ``ValueError`` with the detail as data: ``group`` (the age group, e.g. ``"10-19"``
+    or ``"85+"``) and ``bands`` (the labels of the bands it overlaps).
+    """
+
+    def __init__(self, message: str, *, group: str, bands: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.group = group
+        self.bands = bands
+
+
 @dataclass(frozen=True)
 class AgeBand:
     """One band of completed years of age: ``lower``…``upper`` inclusive.
@@ -222,10 +235,11 @@ class AgeBands:
         touched = [band.label for band in self.bands if band.overlaps(lower, upper)]
         if touched:
             group = f"{lower}+" if upper is None else f"{lower}-{upper}"
-            raise ValueError(
+            raise AgeBandMismatch(
                 f"age group '{group}' does not fit in one age band: it overlaps"
                 f" {', '.join(repr(t) for t in touched)}; use a table with single years of age,"
-                " or bands whose limits match the table's age groups"
+                " or bands whose limits match the table's age groups",
+                group=group, bands=tuple(touched),
             )
         return None
 

@@ -46,7 +46,7 @@ from typing import Final, Union
 import numpy as np
 import pandas as pd
 
-from .agebands import AgeBands
+from .agebands import AgeBandMismatch, AgeBands
 from .vocabulary import age_label, age_range_of, period_end
 
 __all__ = ["PopulationTable", "Source", "Tolerance", "DEFAULT_TOLERANCE", "Targets"]
@@ -459,6 +459,9 @@ class PopulationTable:
                 lower, upper = found
             try:
                 labels[value] = bands.label_for_range(lower, upper)
+            except AgeBandMismatch as error:
+                raise AgeBandMismatch(f"with_age_bands({str(bands)!r}): {error}", group=error.group,
+                                      bands=error.bands) from None
             except ValueError as error:
                 raise ValueError(f"with_age_bands({str(bands)!r}): {error}") from None
         band = rows[column].astype(object).map(labels)

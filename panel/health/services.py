@@ -38,6 +38,7 @@ from analysis.rindicator import r_indicator
 from analysis.targets import DEFAULT_AGE_BANDS, PopulationTable
 from analysis.weighting import weight
 from panel.db import Base
+from panel.health import messages
 from panel.models import District, Member, PanelExit, PopulationDataset, RecruitmentWave
 from panel.models.member import MemberSource, MemberStatus
 from panel.population.services import load_population, population_in_use
@@ -200,8 +201,7 @@ def population_targets(table: PopulationTable) -> tuple[PopulationTable, tuple[s
         try:
             table = table.with_age_bands(DEFAULT_AGE_BANDS)
         except ValueError as error:
-            notes.append(_("Befolkningsuppgifternas åldrar passar inte panelens åldersgrupper, så åldern jämförs "
-                           "inte: %(error)s", error=str(error)))
+            notes.append(messages.age_bands_problem(error))
             variables = tuple(v for v in VARIABLES if v in table.dims and v != "age_group")
             return table, variables, notes
     variables = tuple(v for v in VARIABLES if v in table.dims)
@@ -230,10 +230,7 @@ def _comparisons(members: pd.DataFrame, targets: dict, weights: np.ndarray | Non
                 warnings.simplefilter("ignore")
                 result = compare_to_population(members, {key: target}, weights=weights)
         except ValueError as error:
-            names = {"gender": _("kön"), "age_group": _("åldersgrupp"), "district": _("område")}
-            notes.append(_("Jämförelsen efter %(what)s kunde inte göras: %(error)s",
-                           what=" × ".join(names.get(v, v) for v in variables),
-                           error=str(error)))
+            notes.append(messages.comparison_problem(error, variables))
             continue
         summary = result.summaries[0]
         frame = result.table[result.table["variable"] == summary.variable]
@@ -259,12 +256,12 @@ def _comparisons(members: pd.DataFrame, targets: dict, weights: np.ndarray | Non
     return out
 
 
-def _weight(members: pd.DataFrame, table: PopulationTable,
-            variables: tuple[str, ...]) -> tuple[np.ndarray | None, WeightingSummary | None, str | None]:
+def _weight(members: pd.DataFrame, table: PopulationTable, variables: tuple[str, ...],
+            labels: dict[str, str] | None = None) -> tuple[np.ndarray | None, WeightingSummary | None, str | None]:
     if not variables:
         return None, None, _("Befolkningsuppgifterna har varken kön, ålder eller område att väga efter.")
     targets = {v: table.margin(v) for v in variables}
-    problem = None
+    problem: ValueError | None = None
     for partial in (False, True):
         try:
             with warnings.catch_warnings():
@@ -274,7 +271,7 @@ def _weight(members: pd.DataFrame, table: PopulationTable,
                 result = weight(members[list(variables)], targets, "rake", drop_unmatched=True, partial=partial,
                                 align_totals=partial, on_nonconvergence="warn", summary_by=None)
         except ValueError as error:
-            problem = str(error)
+            problem = error
             continue
         w = np.asarray(result.weights, dtype=float)
         kept = w[w > 0]
@@ -284,7 +281,8 @@ def _weight(members: pd.DataFrame, table: PopulationTable,
             min_weight=finite(kept.min()) if kept.size else None, max_weight=finite(kept.max()) if kept.size else None,
             converged=bool(result.converged), partial=partial,
         ), None
-    return None, None, _("Panelen kunde inte vägas till befolkningen: %(problem)s", problem=problem)
+    assert problem is not None
+    return None, None, messages.weighting_problem(problem, labels or {})
 
 
 # ---------------------------------------------------------------- sources, join rates
@@ -346,7 +344,7 @@ def _join_rates(session: Session) -> JoinRates:
                 r_value = finite(indicator.r)
                 ci = (finite(indicator.ci_low), finite(indicator.ci_high))
             except (ValueError, np.linalg.LinAlgError) as error:
-                problem = str(error)
+                problem = messages.r_indicator_problem(error)
     return JoinRates(
         total=_rate("total", total),
         by_wave=[_rate(wave.name, tally) for wave, tally in wave_totals(session)],
@@ -445,7 +443,7 @@ def panel_health(session: Session, *, now: datetime) -> PanelHealth:
         if len(members) == 0:
             notes.append(_("Panelen har inga aktiva medlemmar ännu, så det finns inget att jämföra."))
         elif variables:
-            weights, weighting, weighting_problem = _weight(members, table, variables)
+            weights, weighting, weighting_problem = _weight(members, table, variables, district_names)
             comparisons = _comparisons(members, _margins(table, variables), weights, notes)
     n_active = len(members)
     return PanelHealth(
@@ -547,7 +545,9 @@ def plan_recruitment(session: Session, *, now: datetime, tolerance_pp: float = 2
                                variables=variables, margins=list(variables), prior_rate=prior_rate,
                                time_limit=5.0)
     except ValueError as error:
-        raise PlanProblem(_("Ingen plan kunde räknas fram med de här inställningarna."), str(error)) from None
+        names = dict(session.execute(select(District.code, District.name)).all())
+        raise PlanProblem(_("Ingen plan kunde räknas fram med de här inställningarna."),
+                          messages.plan_problem(error, names)) from None
     year = now.year
     chosen = []
     for _i, row in plan.strata.iterrows():

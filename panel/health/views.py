@@ -18,6 +18,32 @@ from panel.overview.views import LABELS
 from panel.recruitment.forms import WaveForm
 
 bp = Blueprint("health", __name__, url_prefix="/staff/health")
+
+
+@bp.app_template_filter("percent_value")
+def percent_value(value: float | None, digits: int = 1) -> str:
+    """A proportion as per cent in the page's locale: "42,5\u00a0%" (sv), "42.5%" (en); None → "–"."""
+    return charts.format_percent(value, digits)
+
+
+@bp.app_template_filter("number_value")
+def number_value(value: float | None, digits: int = 1) -> str:
+    """A number in the page's locale ("1\u00a0234,5" / "1,234.5", minus U+2212 in Swedish); None → "–"."""
+    return charts.format_number(value, digits)
+
+
+@bp.app_template_filter("points_value")
+def points_value(value: float | None, digits: int = 1) -> str:
+    """A difference in percentage points with its sign ("+1,5", "−2,0"); None → "–"."""
+    return charts.format_number(value, digits, signed=True)
+
+
+@bp.app_template_filter("count_value")
+def count_value(value: int | None) -> str:
+    """A count with the locale's digit grouping ("50\u00a0000" / "50,000"); None → "–"."""
+    return charts.format_number(value, 0)
+
+
 TITLES = {"gender": _l("Kön: panelen och befolkningen"), "age_group": _l("Ålder: panelen och befolkningen"),
           "district": _l("Område: panelen och befolkningen")}
 
@@ -32,8 +58,10 @@ def index():
 
 
 @lru_cache(maxsize=64)
-def _grouped_chart(categories: tuple[str, ...], series: tuple[tuple[str, tuple], ...], title: str) -> str:
-    """panel.charts is deterministic (same input, same SVG), so an unchanged panel reuses its charts."""
+def _grouped_chart(categories: tuple[str, ...], series: tuple[tuple[str, tuple], ...], title: str,
+                   locale: str) -> str:
+    """panel.charts is deterministic (same input and locale, same SVG), so an unchanged panel
+    reuses its charts; ``locale`` is part of the key because the numbers are written in it."""
     return charts.grouped_bar_chart(list(categories), {name: list(values) for name, values in series}, title=title)
 
 
@@ -48,7 +76,7 @@ def _charts(health: services.PanelHealth, labels: dict) -> dict[str, str]:
             tuple(str(labels.get(row.keys[0], row.keys[0])) for row in comparison.rows),
             ((_("Panelen"), tuple(row.share for row in comparison.rows)),
              (_("Befolkningen"), tuple(row.population_share for row in comparison.rows))),
-            str(TITLES[variable]))
+            str(TITLES[variable]), str(charts.number_locale()))
     return out
 
 

@@ -27,10 +27,10 @@ def test_bar_chart_is_inline_accessible_and_has_every_number_in_its_text_alterna
     desc = root.find(f"{SVG}desc")
     assert title is not None and title.text == "Känner du dig trygg?"
     assert root.get("aria-describedby") == desc.get("id")
-    for number in ("42,0 %", "38,0 %", "47,0 %", "58,0 %", "Befolkning 50,0 %"):
+    for number in ("42,0\xa0%", "38,0\xa0%", "47,0\xa0%", "58,0\xa0%", "Befolkning 50,0\xa0%"):
         assert number in desc.text, number
     texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert "Ja" in texts and "42,0 %" in texts  # text stays text (svg.fonttype none)
+    assert "Ja" in texts and "42,0\xa0%" in texts  # text stays text (svg.fonttype none)
 
 
 def test_charts_are_deterministic_and_ids_are_unique_per_chart():
@@ -72,18 +72,18 @@ def test_text_is_escaped():
 def test_means_use_numbers_and_an_axis_to_the_scale_maximum():
     svg = charts.bar_chart_with_ci(["Alla"], [3.4], [3.2], [3.6], title="Betyg", value_format="number", value_max=5)
     desc = _parse(svg).find(f"{SVG}desc").text
-    assert "Alla: 3,40 (95 % KI 3,20–3,60)" in desc and "3,40 %" not in desc
+    assert "Alla: 3,40 (95\xa0% KI 3,20–3,60)" in desc and "3,40\xa0%" not in desc
 
 
 def test_grouped_and_trend_charts_describe_every_series():
     grouped = charts.grouped_bar_chart(["kvinna", "man"], {"Panelen": [0.6, 0.4], "Befolkningen": [0.51, 0.49]},
                                        title="Kön")
     desc = _parse(grouped).find(f"{SVG}desc").text
-    assert "kvinna: Panelen 60,0 %, Befolkningen 51,0 %" in desc
+    assert "kvinna: Panelen 60,0\xa0%, Befolkningen 51,0\xa0%" in desc
     trend = charts.trend_chart(["2025", "2026"], [charts.TrendSeries("Ja", [0.4, None], [0.3, None], [0.5, None])],
                                title="Trend")
     desc = _parse(trend).find(f"{SVG}desc").text
-    assert "2025 40,0 %" in desc and "2026 ingen skattning" in desc
+    assert "2025 40,0\xa0%" in desc and "2026 ingen skattning" in desc
 
 
 def test_lengths_must_match():
@@ -91,3 +91,33 @@ def test_lengths_must_match():
         charts.bar_chart_with_ci(["a", "b"], [0.1], title="x")
     with pytest.raises(ValueError):
         charts.grouped_bar_chart(["a"], {"1": [0.1], "2": [0.2], "3": [0.3]}, title="x")
+
+
+def test_numbers_follow_the_locale_swedish_by_default():
+    assert charts.format_value(0.425) == "42,5\xa0%"
+    assert charts.format_value(-0.425) == "\u221242,5\xa0%"  # minus sign, not a hyphen
+    assert charts.format_value(-3.25, "number") == "\u22123,25"
+    assert charts.format_number(12345.6, 1) == "12\xa0345,6"
+    assert charts.format_number(-1.25, 1, signed=True) == "\u22121,2"
+    assert charts.format_number(2.0, 1, signed=True) == "+2,0"
+    assert charts.format_number(-0.01, 1, signed=True) == "0,0"  # no "−0,0"
+    assert charts.format_value(None) == "–" and charts.format_value(math.nan, "number") == "–"
+
+
+def test_numbers_on_english_pages_are_english(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("en"):
+        assert charts.format_value(0.425) == "42.5%"
+        assert charts.format_value(-3.25, "number") == "-3.25"
+        assert charts.format_number(12345.6, 1) == "12,345.6"
+        svg = charts.bar_chart_with_ci(["Yes"], [0.425], [0.4], [0.45], title="Park")
+        desc = _parse(svg).find(f"{SVG}desc").text
+        assert "Yes: 42.5%" in desc and "40.0%–45.0%" in desc and "42,5" not in desc
+        assert "42.5%" in [t.text for t in _parse(svg).iter(f"{SVG}text")]
+
+
+def test_the_interval_legend_writes_95_percent_with_a_non_breaking_space():
+    svg = charts.bar_chart_with_ci(["a"], [0.5], [0.4], [0.6], title="x")
+    texts = [t.text for t in _parse(svg).iter(f"{SVG}text")]
+    assert "95\xa0% konfidensintervall" in texts and "95 % konfidensintervall" not in texts

@@ -311,9 +311,10 @@ def test_ten_year_age_groups_that_straddle_the_bands_are_explained(client, sessi
     session.commit()
     health = panel_health(session, now=NOW)
     assert health.variables == ("gender",) and "age_group" in health.missing_variables
-    assert any("åldrar passar inte panelens åldersgrupper" in note for note in health.notes)
+    note = next(note for note in health.notes if "går över gränsen mellan panelens åldersgrupper" in note)
+    assert "ettårsklasser" in note and "with_age_bands" not in note and "overlaps" not in note
     page = client.get("/staff/health/").get_data(as_text=True)
-    assert "åldrar passar inte panelens åldersgrupper" in page
+    assert "går över gränsen mellan panelens åldersgrupper" in page
 
 
 def test_figures_whose_districts_match_no_member_are_explained_not_a_500(client, session):
@@ -325,6 +326,13 @@ def test_figures_whose_districts_match_no_member_are_explained_not_a_500(client,
     health = panel_health(session, now=NOW)
     assert health.comparison("district") is None and health.comparison("gender") is not None
     assert any("Jämförelsen efter område kunde inte göras" in note for note in health.notes)
-    assert health.weighting is None and "kunde inte vägas" in health.weighting_problem
+    assert health.weighting is None and "kan inte vägas" in health.weighting_problem
+    # the districts without figures are named, by their names, with what to do; no English from analysis
+    assert "Befolkningssiffror saknas för område" in health.weighting_problem
+    assert "områdeskoder" in health.weighting_problem
+    for text in [health.weighting_problem, *health.notes]:
+        assert not any(word in text for word in ("respondents", "targets", "margin", "drop_unmatched")), text
     response = client.get("/staff/health/")
-    assert response.status_code == 200 and "kunde inte vägas" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Befolkningssiffror saknas för område" in page
+    assert "respondents" not in page

@@ -66,7 +66,9 @@ def test_without_history_the_plan_needs_an_assumed_join_rate(session):
     session.commit()
     with pytest.raises(PlanProblem) as problem:
         plan_recruitment(session, now=NOW)
-    assert "prior_rate" in problem.value.detail
+    # what is wrong and what to do, in the analyst's language: not analysis' English for programmers
+    assert "Inga brev har skickats i tidigare rekryteringar" in problem.value.detail
+    assert "antagen andel" in problem.value.detail and "prior_rate" not in problem.value.detail
     plan = plan_recruitment(session, now=NOW, prior_rate=0.1)
     assert all(s.rate_from_prior_only and s.join_rate == pytest.approx(0.1) for s in plan.strata)
 
@@ -112,3 +114,14 @@ def test_bad_planner_settings_are_a_form_error_not_a_500(client, session):
     impossible = client.get("/staff/health/planner?tolerance=0&new_members=100000&prior_rate=1")
     assert impossible.status_code == 200
     assert "Ingen plan kunde räknas fram" in impossible.get_data(as_text=True)
+
+
+def test_planner_page_explains_a_missing_join_rate_in_swedish_not_marked_english(client, session):
+    seed(session)
+    save_figures(session)
+    log_in(client, make_staff(session, "analyst"))
+    session.commit()
+    page = client.get("/staff/health/planner").get_data(as_text=True)
+    assert "Ingen plan kunde räknas fram" in page
+    assert "Inga brev har skickats i tidigare rekryteringar. Ange en antagen andel som går med." in page
+    assert "Detaljer:" not in page and "give prior_rate" not in page and "join_history" not in page
