@@ -12,9 +12,18 @@ from sqlalchemy import select
 from panel import catalogs
 from panel.mail.outbox import render_email
 from panel.models import Member, OutboxMessage
-from tests.factories import make_district, make_staff
+from datetime import timedelta
+
+from panel.db import utcnow
+from panel.extensions import db
+from panel.members import tokens
+from panel.models.member import TokenPurpose
+from tests.conftest import csrf_token
+from tests.factories import make_district, make_member, make_staff
 from tests.panel.members.support import sign_up
-from tests.surveys.answering.builders import invite, make_survey, start, token_on
+from tests.panel.members.test_unsubscribe import unsubscribe_path
+from tests.surveys.answering.builders import (BIBLIOTEKEN, PRIORITERINGAR, VARDAG, invite, make_survey, start,
+                                              submit, token_on)
 
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|%%")
 
@@ -163,6 +172,68 @@ def test_answering_in_arabic_shows_arabic_chrome_in_every_state(client, session,
     errors = invalid.get_data(as_text=True)
     assert "يوجد خطأ في النموذج" in errors or "خطأ:" in errors
     assert leftover_swedish(errors, swedish_texts) == []
+
+
+def arabic_page(client, path: str, texts: list[str], status: int = 200) -> str:
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code)
+    page = response.get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in page, path
+    assert leftover_swedish(page, texts) == [], path
+    return page
+
+
+def test_the_public_pages_are_arabic(client, session, swedish_texts):
+    make_district(session, name="Visby")
+    session.commit()
+    assert "ما هي لجنة المواطنين؟" in arabic_page(client, "/?lang=ar", swedish_texts)
+    for path, text in (("/panel/join", "أرسل التسجيل"), ("/join", "انضم برمزك"), ("/panel/me", "أرسل الرابط"),
+                       ("/panel/join/sent", "تفقّد بريدك الإلكتروني"), ("/panel/me/sent", "حاول مرة أخرى"),
+                       ("/panel/left", "لقد غادرت اللجنة"), ("/panel/privacy", "كيف نتعامل مع بياناتك الشخصية")):
+        assert text in arabic_page(client, path, swedish_texts), path
+    # The terms are a legal text in Swedish (or English): marked as such inside the Arabic page.
+    response = client.get("/panel/terms")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and '<html lang="ar" dir="rtl">' in page
+    before, rest = page.split('<div lang="sv" dir="ltr">', 1)
+    chrome = before + rest.split('<p class="hint">', 1)[1]
+    assert "النسخة 2026-11" in chrome and leftover_swedish(chrome, swedish_texts) == []
+
+
+def test_the_members_own_pages_are_arabic(app, client, session, swedish_texts):
+    member = make_member(session, language="ar")
+    session.commit()
+    with app.app_context():
+        token = tokens.issue(db.session, db.session.get(Member, member.id), TokenPurpose.MANAGE,
+                             timedelta(hours=1), now=utcnow())
+        db.session.commit()
+    assert "تسجيل الدخول" in arabic_page(client, f"/panel/me/{token}?lang=ar", swedish_texts)
+    response = client.post(f"/panel/me/{token}", data={"csrf_token": csrf_token(client, f"/panel/me/{token}")})
+    assert response.status_code == 302
+    profile = arabic_page(client, "/panel/me/profile", swedish_texts)
+    assert "احفظ التغييرات" in profile and "خذ استراحة" in profile and "تغيير البريد الإلكتروني" in profile
+    assert "هل تريد مغادرة اللجنة؟" in arabic_page(client, "/panel/me/leave", swedish_texts)
+    assert "أوقف رسائل اللجنة" in arabic_page(client, unsubscribe_path(app, member.id), swedish_texts)
+
+
+def test_every_answering_state_is_arabic(client, session, swedish_texts):
+    closed = make_survey(session, status="closed", closes_at=utcnow() - timedelta(days=1))
+    later = make_survey(session, opens_at=utcnow() + timedelta(days=3))
+    survey = make_survey(session)
+    _i, closed_token = invite(session, closed, language="ar")
+    _i, later_token = invite(session, later, language="ar")
+    _i, token = invite(session, survey, language="ar")
+    session.commit()
+    assert "الاستبيان مغلق" in arabic_page(client, f"/s/{closed_token}", swedish_texts)
+    assert "لم يُفتح الاستبيان بعد" in arabic_page(client, f"/s/{later_token}", swedish_texts)
+
+    first = start(client, token)
+    submit(client, first, VARDAG)
+    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    assert "أرسل الإجابات" in arabic_page(client, "/s/answer/prioriteringar", swedish_texts)
+    assert submit(client, "/s/answer/prioriteringar", PRIORITERINGAR).headers["Location"] == "/s/thanks"
+    assert "شكرًا على إجاباتك" in arabic_page(client, "/s/thanks", swedish_texts)
+    assert "لقد أجبت من قبل" in arabic_page(client, f"/s/{token}", swedish_texts)
 
 
 def test_the_link_pages_follow_the_residents_language(client, session):
