@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from panel.charts import format_value
+from panel.charts import format_number, format_value
 from panel.recruitment.letters import FONT_PLACES
 from surveys.publication.charts import question_png
 from surveys.publication.models import ReportDecision
@@ -59,11 +59,11 @@ def plain_markdown(text: str) -> str:
 
 def _cell_text(cell: Cell, value_format: str) -> tuple[str, str, str]:
     if cell.hidden:
-        return _("dold"), "", "" if cell.n is None else str(cell.n)
+        return f"{_('dold')} ({cell.reason})", "", "" if cell.n is None else format_number(cell.n, 0)
     interval = ""
     if cell.ci_low is not None and cell.ci_high is not None:
         interval = f"{format_value(cell.ci_low, value_format)}–{format_value(cell.ci_high, value_format)}"
-    return format_value(cell.estimate, value_format), interval, "" if cell.n is None else str(cell.n)
+    return format_value(cell.estimate, value_format), interval, "" if cell.n is None else format_number(cell.n, 0)
 
 
 class _ReportPDF(FPDF):
@@ -113,14 +113,14 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
     facts = [_("Publicerad %(date)s, version %(v)s.", date=format_datetime(report.published_at, "short"),
                v=report.version) if report.published_at else _("Version %(v)s.", v=report.version)]
     if report.respondents is not None:
-        facts.append(_("%(n)s svarade.", n=report.respondents))
+        facts.append(_("%(n)s svarade.", n=format_number(report.respondents, 0)))
     if report.invited:
-        facts.append(_("%(n)s bjöds in.", n=report.invited))
+        facts.append(_("%(n)s bjöds in.", n=format_number(report.invited, 0)))
     if report.response_rate is not None:
         facts.append(_("Svarsfrekvens %(r)s.", r=format_value(report.response_rate)))
     paragraph(" ".join(facts))
     paragraph(_("Grupper med färre än %(k)s svarande visas inte, och inte heller värden som skulle gå att räkna "
-                "fram ur dem (%(h)s värden är dolda). Intervallen är 95 %% konfidensintervall.",
+                "fram ur dem (%(h)s värden är dolda). Intervallen är 95 %% konfidensintervall.",
                 k=report.k, h=report.hidden_values), 9)
 
     heading(_("Beslut och åtgärder"))
@@ -143,9 +143,9 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
             pdf.ln(2)
         rows = [[row.label, *_cell_text(row.cell, question.value_format)] for row in question.rows]
         table([_("Svar"), _("Andel") if question.value_format == "percent" else _("Medelvärde"),
-               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 25))
+               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 25))
         for breakdown in question.breakdowns:
-            head = [breakdown.title] + [f"{d} (n={'–' if b is None else b})"
+            head = [breakdown.title] + [f"{d} (n = {format_number(b, 0)})"
                                         for d, b in zip(breakdown.domains, breakdown.bases, strict=True)]
             body = [[label] + [_cell_text(c, question.value_format)[0] for c in cells]
                     for label, cells in breakdown.rows]
@@ -179,4 +179,4 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
 
 
 def _num(value: int | None) -> str:
-    return "–" if value is None else str(value)
+    return format_number(value, 0)

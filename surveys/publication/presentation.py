@@ -11,13 +11,16 @@ text says so).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from surveys.publication.suppression import FIXED_BREAKDOWNS, SUPPRESSED
+from panel.charts import format_number, format_value
+from surveys.publication.suppression import FIXED_BREAKDOWNS, PRIMARY, SECONDARY, SUPPRESSED
 from surveys.results.document import MEAN, OVERALL, QuestionResult as DocQuestion, ReportDocument, ResultRow
 
 BREAKDOWN_TITLES = {"district": _l("Område"), "gender": _l("Kön"), "age_group": _l("Åldersgrupp")}
@@ -30,6 +33,34 @@ def text_in(texts: dict[str, str] | None, language: str) -> str:
     return texts.get(language) or texts.get("sv") or next(iter(texts.values()), "")
 
 
+_CODE = re.compile(r"^(primary|secondary):(\d+)$")
+# Versions published before the reason codes stored these Swedish sentences (immutable since).
+_OLD_SECONDARY = re.compile(r"^dold för att den annars skulle kunna räknas fram ur andra värden \(färre än (\d+) svarande\)$")
+_OLD_PRIMARY = re.compile(r"^dold: färre än (\d+) svarande$")
+
+
+def parse_reason(stored: str | None) -> tuple[str, int] | None:
+    """(code, k) of a hidden cell's stored reason: ``"primary:5"``, or the Swedish text of
+    versions published before the codes; None when it is neither."""
+    text = (stored or "").strip()
+    for pattern, code in ((_CODE, None), (_OLD_SECONDARY, SECONDARY), (_OLD_PRIMARY, PRIMARY)):
+        match = pattern.match(text)
+        if match:
+            return (code or match.group(1), int(match.groups()[-1]))
+    return None
+
+
+def suppression_reason(stored: str | None) -> str:
+    """Why a cell is hidden, in the current locale (the page's, the PDF's or the email's)."""
+    parsed = parse_reason(stored)
+    if parsed is None:
+        return _("för få svarande")
+    code, k = parsed
+    if code == SECONDARY:
+        return _("dold så att en annan dold uppgift inte kan räknas fram")
+    return _("färre än %(k)s svarande", k=k)
+
+
 @dataclass(frozen=True)
 class Cell:
     estimate: float | None
@@ -37,16 +68,24 @@ class Cell:
     ci_high: float | None
     n: int | None  # unweighted base (respondents who answered, in the domain)
     hidden: bool = False
+    stored_reason: str = ""  # as stored in the version: "primary:5" (or an older Swedish text)
 
     @property
     def shown(self) -> bool:
         return not self.hidden and self.estimate is not None
 
+    @property
+    def reason(self) -> str:
+        """Why the cell is hidden, in the reader's language ("" when it is not hidden)."""
+        return suppression_reason(self.stored_reason) if self.hidden else ""
+
     @classmethod
     def of(cls, row: ResultRow | None) -> Cell:
         if row is None:
             return cls(None, None, None, None, hidden=False)
-        return cls(row.estimate, row.ci_low, row.ci_high, row.n, hidden=row.flag == SUPPRESSED)
+        hidden = row.flag == SUPPRESSED
+        return cls(row.estimate, row.ci_low, row.ci_high, row.n, hidden=hidden,
+                   stored_reason=row.reason if hidden else "")
 
 
 @dataclass(frozen=True)
@@ -206,14 +245,12 @@ def _rates(document: ReportDocument, language: str) -> list[RateTable]:
     return tables
 
 
-def _percent(value: float) -> str:
-    return f"{value * 100:.0f} %"
-
-
 def key_results(presentation: Presentation) -> list[KeyResult]:
     """The emails' key results: per question (the first few), the most common answer or the mean.
 
     Only shown (not suppressed) whole-sample figures; the margin is half the 95 % interval.
+    Numbers are written as the pages write them (one decimal for shares and margins in
+    percentage points, two for means) in the current locale (the email's language).
     """
     results = []
     for question in presentation.questions:
@@ -225,12 +262,12 @@ def key_results(presentation: Presentation) -> list[KeyResult]:
         margin = ""
         if cell.ci_low is not None and cell.ci_high is not None:
             half = (cell.ci_high - cell.ci_low) / 2
-            margin = (str(_l("± %(m)s procentenheter", m=f"{half * 100:.0f}")) if question.value_format == "percent"
-                      else str(_l("± %(m)s", m=f"{half:.1f}".replace(".", ","))))
+            margin = (_("± %(m)s procentenheter", m=format_number(half * 100, 1)) if question.value_format == "percent"
+                      else _("± %(m)s", m=format_number(half, 2)))
         if question.value_format == "percent":
-            value, answer = _percent(cell.estimate or 0.0), str(_l("svarade %(a)s", a=top.label))
+            value, answer = format_value(cell.estimate, "percent"), _("svarade %(a)s", a=top.label)
         else:
-            value, answer = str(_l("i genomsnitt %(v)s", v=f"{cell.estimate:.1f}".replace(".", ","))), ""
+            value, answer = _("i genomsnitt %(v)s", v=format_value(cell.estimate, "number")), ""
         results.append(KeyResult(question.text, value, answer, margin))
         if len(results) == MAX_KEY_RESULTS:
             break

@@ -31,12 +31,12 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from markupsafe import escape
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
-from panel.mail.outbox import PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, email_url, render_email
+from panel.charts import format_number
+from panel.mail.outbox import PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, email_url, render_email
 from panel.members.services import contactable
 from panel.models import Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
@@ -330,10 +330,11 @@ def feedback_context(report: PublishedReport, language: str, decision: ReportDec
     with force_locale(language):
         shown = present(report, language)
         results = key_results(shown)
+        respondents = format_number(shown.respondents, 0) if shown.respondents else None
     context: dict[str, Any] = {
         "survey_title": shown.title,
         "results": results,
-        "respondents": shown.respondents,
+        "respondents": respondents,
         "link": email_url(PUBLIC_ENDPOINT, survey_id=report.survey_id, lang=language),
         "unsubscribe_link": _UNSUBSCRIBE,
     }
@@ -348,9 +349,11 @@ def queue_feedback(session: Session, report: PublishedReport, *, kind: str, all_
     """Queue the feedback email of ``kind`` to every recipient not yet mailed; return how many.
 
     Each email is rendered once per language with a placeholder for the member's
-    unsubscribe link (as invitations are), then written to the outbox in bulk
-    (:mod:`surveys.fielding.bulk`: COPY on PostgreSQL) together with a
-    :class:`FeedbackDelivery` row per member that keeps it from being queued again.
+    unsubscribe link and stored once as a shared body (``panel.mail.outbox.add_shared_body``,
+    as invitations are); each member's row holds the address, the body's id and the
+    member's own unsubscribe link, which the dispatcher puts in when it sends. The rows go
+    to the outbox in bulk (:mod:`surveys.fielding.bulk`: COPY on PostgreSQL) together with
+    a :class:`FeedbackDelivery` row per member that keeps it from being queued again.
     The caller's transaction must already have written (the version or the decision),
     as :func:`surveys.fielding.bulk.next_ids` requires on SQLite.
     """
@@ -359,24 +362,24 @@ def queue_feedback(session: Session, report: PublishedReport, *, kind: str, all_
     if not recipients:
         return 0
     template = "report_published" if kind == FeedbackKind.PUBLISHED else "report_decision"
-    letters = {}
+    letters: dict[str, tuple[str, int]] = {}  # language -> (subject, shared body id)
     for language in sorted({_email_language(lang) for _, _, lang, _ in recipients}):
         subject, text, html = render_email(template, language, feedback_context(report, language, decision))
-        letters[language] = (subject, text.split(_UNSUBSCRIBE), html.split(_UNSUBSCRIBE))
+        letters[language] = (subject, add_shared_body(session, text, html))
     links = UnsubscribeLinks()
     ids = bulk.next_ids(session, OutboxMessage.__table__, len(recipients))
 
     def emails():
         for message_id, (member_id, email, language, created_at) in zip(ids, recipients, strict=True):
-            subject, text, html = letters[_email_language(language)]
+            subject, body_id = letters[_email_language(language)]
             unsubscribe = links.url(member_id, created_at)
-            yield (message_id, email, subject, unsubscribe.join(text), str(escape(unsubscribe)).join(html),
+            yield (message_id, email, subject, body_id, unsubscribe,
                    f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
 
     bulk.insert_rows(session, OutboxMessage.__table__,
-                     ("id", "to_address", "subject", "body_text", "body_html", "headers"), emails(),
+                     ("id", "to_address", "subject", "body_id", "unsubscribe_link", "headers"), emails(),
                      {"kind": kind, "status": OutboxStatus.QUEUED.value, "priority": PRIORITY_BULK, "attempts": 0,
-                      "next_attempt_at": now, "created_at": now})
+                      "next_attempt_at": now, "created_at": now, "body_text": "", "body_html": ""})
     bulk.insert_rows(session, FeedbackDelivery.__table__, ("member_id", "outbox_message_id"),
                      ((member_id, message_id) for message_id, (member_id, *_rest) in zip(ids, recipients, strict=True)),
                      {"survey_id": report.survey_id, "kind": kind, "decision_id": decision.id if decision else 0,

@@ -12,8 +12,10 @@ every value that could expose a small group set to ``None``:
   pattern is applied to the weighted and the unweighted rows (the unweighted share
   is count / n, so showing it would give the hidden count back). A hidden cell keeps
   its category and domain, loses ``estimate``, ``se``, the interval, ``deff``,
-  ``count`` and ``weighted_n``, and gets ``flag = "suppressed"`` and a reason; a
-  hidden base also loses ``n``.
+  ``count`` and ``weighted_n``, and gets ``flag = "suppressed"`` and a reason code
+  with the threshold (``"primary:5"``, ``"secondary:5"``; versions published before
+  the codes hold a Swedish sentence, which readers still get explained); a hidden
+  base also loses ``n``.
 * **Other breakdowns** (anything not in :data:`FIXED_BREAKDOWNS`) are dropped: the
   committee gets the fixed breakdowns only.
 * **Cross-tabs are dropped.** Their margins count the respondents who answered both
@@ -41,6 +43,10 @@ from surveys.results.document import OVERALL
 
 FIXED_BREAKDOWNS: tuple[str, ...] = ("district", "gender", "age_group")
 SUPPRESSED = "suppressed"
+# Why a cell is hidden (stored as "<code>:<k>" in the row's ``reason``): its own base or
+# count is below k, or it would let a hidden value be computed from the totals.
+PRIMARY = "primary"
+SECONDARY = "secondary"
 _ESTIMATE_FIELDS = ("estimate", "se", "ci_low", "ci_high", "deff", "df", "count", "weighted_n")
 
 
@@ -50,10 +56,13 @@ class SuppressedDocument:
     hidden: int  # how many values (estimates and bases) were hidden
 
 
-def _explain(reason: str, k: int) -> str:
-    if reason.startswith("secondary"):
-        return f"dold för att den annars skulle kunna räknas fram ur andra värden (färre än {k} svarande)"
-    return f"dold: färre än {k} svarande"
+def reason_code(reason: str, k: int) -> str:
+    """What a hidden cell stores as its ``reason``: a code and the threshold, e.g. ``"primary:5"``.
+
+    The text readers see is made from it when a page, the PDF or an email is rendered, in
+    the reader's language (:func:`surveys.publication.presentation.suppression_reason`).
+    """
+    return f"{SECONDARY if reason.startswith('secondary') else PRIMARY}:{k}"
 
 
 def _question_rows(question: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,14 +104,14 @@ def _suppress_questions(questions: list[dict[str, Any]], k: int) -> int:
                     continue
                 cell, base, why = pattern.get((number, row["category"], row["domain_variable"], row["domain_value"]),
                                               (False, False, ""))
-                _hide(row, cell=cell, base=base, reason=_explain(why, k))
+                _hide(row, cell=cell, base=base, reason=reason_code(why, k))
                 hidden += (cell + base) if series == "weighted" else 0
                 kept.append(row)
             question[series] = kept
         for row in question.get("dont_know", []):
             n, count = int(row.get("n") or 0), int(row.get("count") or 0)
             if n < k or 0 < count < k:
-                _hide(row, cell=True, base=n < k, reason=_explain("primary", k))
+                _hide(row, cell=True, base=n < k, reason=reason_code(PRIMARY, k))
                 hidden += 1
         for name in ("answered", "shown"):
             if 0 < int(question.get(name) or 0) < k:

@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 
 from panel import audit
 from panel.accounts.access import role_required
-from panel.charts import format_value
+from panel.charts import format_number, format_value
 from panel.extensions import db
 from surveys.markdown import render_markdown
 from surveys.models import Survey
@@ -40,8 +40,14 @@ COMMITTEE_ROLES = ("committee", "analyst")
 
 @bp.app_template_filter("chart_value")
 def chart_value(value, value_format: str = "percent") -> str:
-    """A share as "42,5 %" or a number as "3,25" (as the charts write them)."""
+    """A share as "42,5\u00a0%" or a number as "3,25" in the page's locale (as the charts write them)."""
     return format_value(value, value_format)  # type: ignore[arg-type]
+
+
+@bp.app_template_filter("chart_count")
+def chart_count(value: int | None) -> str:
+    """A count with the locale's digit grouping: "1\u00a0234" (sv), "1,234" (en)."""
+    return format_number(value, 0)
 
 
 # ---------------------------------------------------------------- analyst
