@@ -115,6 +115,51 @@ def _interaction_contrasts(nr: int, nc: int) -> np.ndarray:
     return inter - q @ (q.T @ inter)
 
 
+def _grouped_covariance(design: SurveyDesign, code: np.ndarray, k: int, p: np.ndarray,
+                        total: float) -> np.ndarray | None:
+    """The with-replacement covariance of the cell proportions from group sums, or None.
+
+    The influence of respondent i in table cell c is ``z_i = w_i (e_c − p) / W``
+    (0 when either answer is missing, ``code`` k). Without adjustments, and for
+    a design with a cell form (weights ``b_i kappa[g]`` in weighting cell g,
+    residuals ``r_i = z_i − b_i T[g]``), every residual is ``b_i u[g, c]`` for its
+    (weighting cell, table cell) group, so ``Σ r r'`` and ``Σ r`` are sums over
+    groups of ``Σ b²`` and ``Σ b`` times ``u u'`` and ``u``: no n × k matrix.
+    Same numbers as residualizing the rows (up to rounding).
+    """
+    n = design.n
+    if n < 2:
+        return None
+    w = design.weights
+    if not design.adjustments:
+        b1 = np.bincount(code, weights=w, minlength=k + 1)[None, :]
+        b2 = np.bincount(code, weights=w * w, minlength=k + 1)[None, :]
+        scale = np.array([1.0 / total])
+        shift = np.zeros((1, k))
+    else:
+        form = design.cell_form
+        if form is None:
+            return None
+        groups = form.n_cells + 1
+        atom = form.cells * (k + 1) + code
+        count = np.bincount(atom, minlength=groups * (k + 1)).reshape(groups, k + 1).astype(float)
+        if form.base is None:
+            b1 = b2 = count
+        else:
+            b1 = np.bincount(atom, weights=form.base, minlength=groups * (k + 1)).reshape(groups, k + 1)
+            b2 = np.bincount(atom, weights=form.base * form.base, minlength=groups * (k + 1)).reshape(groups, k + 1)
+        scale = form.kappa / total
+        sums = scale[:, None] * (b1[:, :k] - np.outer(b1[:, :k].sum(axis=1), p))
+        ratio = (scale[:, None] * (count[:, :k] - np.outer(count[:, :k].sum(axis=1), p))
+                 if form.ratio_sums else None)
+        shift = form.shift(sums, ratio)
+    deviation = np.vstack([np.eye(k) - p[None, :], np.zeros((1, k))])  # e_c − p; 0 when not answered
+    u = (scale[:, None, None] * deviation[None, :, :] - shift[:, None, :]).reshape(-1, k)
+    first = b1.reshape(-1) @ u
+    second = (u * b2.reshape(-1)[:, None]).T @ u
+    return (second - np.outer(first, first) / n) * (n / (n - 1))
+
+
 def weighted_crosstab(
     rows: ArrayLike,
     columns: ArrayLike,
@@ -175,12 +220,14 @@ def weighted_crosstab(
         shares = (counts.reshape(nc, nr) / colsum[:, None]).T
 
     # covariance of the cell proportions: influence, residualize, with replacement
-    mm = np.zeros((n, k))
-    mm[np.flatnonzero(answered), cell[answered]] = 1.0
-    z = (mm - p) * (wa / total)[:, None]
-    r = design.residualize(z)
-    r = r - r.mean(axis=0)
-    v = (r.T @ r) * (n / (n - 1)) if n > 1 else np.full((k, k), np.nan)
+    v = _grouped_covariance(design, np.where(answered, cell, k), k, p, total)
+    if v is None:
+        mm = np.zeros((n, k))
+        mm[np.flatnonzero(answered), cell[answered]] = 1.0
+        z = (mm - p) * (wa / total)[:, None]
+        r = design.residualize(z)
+        r = r - r.mean(axis=0)
+        v = (r.T @ r) * (n / (n - 1)) if n > 1 else np.full((k, k), np.nan)
 
     cmat = _interaction_contrasts(nr, nc)
     inv_p = np.where(p == 0, 0.0, 1.0 / np.where(p == 0, 1.0, p))

@@ -645,6 +645,21 @@ class _Values:
         """Number of columns."""
         return int(self.y.shape[1])
 
+    @cached_property
+    def answered_mask(self) -> np.ndarray:
+        """n x m: True where answered (formed once, shared by every partition and design)."""
+        return ~np.isnan(self.y)
+
+    @cached_property
+    def filled(self) -> np.ndarray:
+        """The answers with 0 where missing."""
+        return np.where(self.answered_mask, self.y, 0.0)
+
+    @cached_property
+    def answered(self) -> np.ndarray:
+        """The answered mask as 0.0/1.0."""
+        return self.answered_mask.astype(float)
+
 
 _Block = _Choice | _Values
 
@@ -888,15 +903,18 @@ def _values_cell_variance(
 
 def _values_stats(
     design: SurveyDesign, form: CellForm | None, part: _Partition, block: _Values,
-    *, statistic: Literal["mean", "total"],
+    *, statistic: Literal["mean", "total"], constants: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> _Part:
-    """Means (or totals) of numeric columns in one partition."""
+    """Means (or totals) of numeric columns in one partition.
+
+    ``constants`` keeps :func:`_constant_numeric` per (partition, block) for designs
+    in which every weight is non-zero (then it does not depend on the weights).
+    """
     n_rows = design.n
     w = design.weights
     y, binary = block.y, block.binary
-    answered_b = ~np.isnan(y)
-    y0 = np.where(answered_b, y, 0.0)
-    answered = answered_b.astype(float)
+    y0 = block.filled
+    answered = block.answered
     live = w != 0
     summer = part.summer()
     wm = answered * w[:, None]
@@ -941,7 +959,14 @@ def _values_stats(
     constant[:, binary] = (cnt[:, binary] == 0) | (cnt[:, binary] == n_ans[:, binary])
     numeric = np.flatnonzero(~binary)
     if numeric.size:
-        constant[:, numeric] = _constant_numeric(y, numeric, part, live)
+        key = (id(part), id(block))
+        everyone = constants is not None and bool(live.all())
+        found = constants.get(key) if everyone and constants is not None else None
+        if found is None:
+            found = _constant_numeric(y, numeric, part, live)
+            if everyone and constants is not None:
+                constants[key] = found
+        constant[:, numeric] = found
     return _Part(weighted_n=wn, total=tot, n_answers=n_ans, count=cnt, ss=ss, var=var, constant=constant)
 
 
@@ -954,8 +979,13 @@ def _estimate_matrix(
     ci_methods: Sequence[str],
     alpha: float = 0.05,
     deff_method: str = "srs",
+    shared: dict[str, object] | None = None,
 ) -> _Stats:
     """Estimates for every (domain, column) pair at once.
+
+    ``shared``: state kept between calls with the same ``blocks`` and ``partitions``
+    for other designs (the merged numeric columns and what does not depend on the
+    weights), so that the weighted and unweighted estimates prepare them once.
 
     The columns are those of ``blocks`` in order (a :class:`_Choice` gives the
     0/1 columns of its reported categories, a :class:`_Values` its numeric
@@ -970,23 +1000,30 @@ def _estimate_matrix(
     choices = [b for b in blocks if isinstance(b, _Choice)]
     if statistic == "total" and choices:
         raise ValueError("totals are estimated from numeric columns")  # pragma: no cover - internal
-    # numeric questions are summed together, a few columns at a time
-    chunks: list[list[tuple[int, _Values]]] = []
-    for i, block in enumerate(blocks):
-        if isinstance(block, _Values):
-            if not chunks or sum(b.width for _, b in chunks[-1]) + block.width > _VALUES_CHUNK:
-                chunks.append([])
-            chunks[-1].append((i, block))
+    shared = {} if shared is None else shared
+    merged_chunks = shared.get("chunks")
+    if merged_chunks is None:
+        # numeric questions are summed together, a few columns at a time
+        chunks: list[list[tuple[int, _Values]]] = []
+        for i, block in enumerate(blocks):
+            if isinstance(block, _Values):
+                if not chunks or sum(b.width for _, b in chunks[-1]) + block.width > _VALUES_CHUNK:
+                    chunks.append([])
+                chunks[-1].append((i, block))
+        merged_chunks = shared["chunks"] = [
+            (chunk, chunk[0][1] if len(chunk) == 1 else _Values(
+                np.hstack([b.y for _, b in chunk]), np.concatenate([b.binary for _, b in chunk])))
+            for chunk in chunks
+        ]
+    constants = shared.setdefault("constants", {})
+    assert isinstance(merged_chunks, list) and isinstance(constants, dict)
 
     parts: list[list[_Part]] = []
     n_domain_l, rows_domain_l = [], []
     for part in partitions:
         results: dict[int, _Part] = dict(zip(choice_at, _choice_stats(design, form, part, choices), strict=True))
-        for chunk in chunks:
-            merged = chunk[0][1] if len(chunk) == 1 else _Values(
-                np.hstack([b.y for _, b in chunk]), np.concatenate([b.binary for _, b in chunk])
-            )
-            stats_ = _values_stats(design, form, part, merged, statistic=statistic)
+        for chunk, merged in merged_chunks:
+            stats_ = _values_stats(design, form, part, merged, statistic=statistic, constants=constants)
             at = 0
             for i, block in chunk:
                 cols = slice(at, at + block.width)
@@ -1300,12 +1337,53 @@ def estimate_report(
         >>> out[["category", "domain_value", "estimate"]].head(2).to_dict("records")
         [{'category': 'ja', 'domain_value': '(all)', 'estimate': 0.75}, {'category': 'nej', 'domain_value': '(all)', 'estimate': 0.25}]
     """
+    return estimate_reports(data, {"": design}, questions, by=by, alpha=alpha, proportion_ci=proportion_ci,
+                            mean_ci=mean_ci, deff_method=deff_method)[""]
+
+
+def estimate_reports(
+    data: pd.DataFrame,
+    designs: Mapping[str, SurveyDesign],
+    questions: Sequence[Question],
+    *,
+    by: Sequence[str] = (),
+    alpha: float = 0.05,
+    proportion_ci: CIMethod = "logit",
+    mean_ci: Literal["wald"] = "wald",
+    deff_method: DeffMethod | Mapping[str, DeffMethod] = "srs",
+) -> dict[str, pd.DataFrame]:
+    """:func:`estimate_report` for several designs of the same respondents at once.
+
+    A report usually shows the weighted and the unweighted figures (the
+    unweighted design is ``SurveyDesign(np.ones(n))``). Each design's frame
+    equals ``estimate_report(data, design, questions, ...)``; what does not
+    depend on the weights is done once: the answers coded, the domains
+    partitioned, the numeric answers prepared, the check for constant answers
+    within a domain (shared while every weight is non-zero) and the row labels.
+    ``deff_method`` is one method for all designs or one per design name.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from analysis.design import SurveyDesign
+        >>> df = pd.DataFrame({"q1": ["ja", "nej", "ja", "ja"]})
+        >>> out = estimate_reports(df, {"weighted": SurveyDesign(np.array([1.0, 3.0, 1.0, 1.0])),
+        ...                             "unweighted": SurveyDesign(np.ones(4))}, [Question.single_choice("q1")])
+        >>> [float(out[name]["estimate"].iloc[0]) for name in ("weighted", "unweighted")]
+        [0.5, 0.75]
+    """
     alpha = _check_alpha(alpha)
-    _check_deff_method(deff_method)
+    if not designs:
+        raise ValueError("give at least one design")
+    methods = {name: (deff_method if isinstance(deff_method, str) else deff_method.get(name, "srs"))
+               for name in designs}
+    for method in methods.values():
+        _check_deff_method(method)
     _check_ci_method(proportion_ci, proportion=True)
     _check_ci_method(mean_ci, proportion=False)
-    if len(data) != design.n:
-        raise ValueError(f"data has {len(data)} rows but the design has {design.n} respondents")
+    design = next(iter(designs.values()))
+    for other in designs.values():
+        if len(data) != other.n:
+            raise ValueError(f"data has {len(data)} rows but the design has {other.n} respondents")
     if not questions:
         raise ValueError("give at least one Question")
     names = [q.name for q in questions]
@@ -1345,37 +1423,52 @@ def estimate_report(
             binary.append(False)
     ci_methods = [proportion_ci if b else mean_ci for b in binary]
     parts, labels = _domain_partitions(data, by)
-    st = _estimate_matrix(design, blocks, parts, ci_methods=ci_methods, alpha=alpha, deff_method=deff_method)
+    shared: dict[str, object] = {}
+    stats_by_design = {
+        name: _estimate_matrix(other, blocks, parts, ci_methods=ci_methods, alpha=alpha, deff_method=methods[name],
+                               shared=shared)
+        for name, other in designs.items()
+    }
 
-    g, k = st.estimate.shape
-    # rows ordered question-major: for each column, overall then domains
+    g, k = next(iter(stats_by_design.values())).estimate.shape
+    # rows ordered question-major: for each column, overall then domains; then sorted
+    # question-major, then domain variable blocks, then category: a readable order
     col_idx = np.repeat(np.arange(k), g)
     dom_idx = np.tile(np.arange(g), k)
-    flags = [st.flags[gi][ci] for ci, gi in zip(col_idx.tolist(), dom_idx.tolist(), strict=True)]
-    out = pd.DataFrame(
-        {
-            "question": [meta[c][0] for c in col_idx],
-            "kind": [meta[c][1] for c in col_idx],
-            "category": [meta[c][2] for c in col_idx],
-            "domain_variable": [labels[d][0] for d in dom_idx],
-            "domain_value": [labels[d][1] for d in dom_idx],
-            "estimate": st.estimate[dom_idx, col_idx],
-            "se": st.se[dom_idx, col_idx],
-            "ci_low": st.ci_low[dom_idx, col_idx],
-            "ci_high": st.ci_high[dom_idx, col_idx],
-            "ci_method": [ci_methods[c] for c in col_idx],
-            "df": st.df[dom_idx, col_idx],
-            "deff": st.deff[dom_idx, col_idx],
-            "n": st.n[dom_idx, col_idx],
-            "count": st.count[dom_idx, col_idx],
-            "weighted_n": st.weighted_n[dom_idx, col_idx],
-            "flag": flags,
-            "reason": [_reason(f) for f in flags],
-        }
-    )
-    # question-major, then domain variable blocks, then category: a readable order
     order = np.lexsort((col_idx, dom_idx, np.array([names.index(meta[c][0]) for c in col_idx])))
-    return out.iloc[order].reset_index(drop=True)
+    col_idx, dom_idx = col_idx[order], dom_idx[order]
+    columns = col_idx.tolist()
+    domains = dom_idx.tolist()
+    fixed = {
+        "question": [meta[c][0] for c in columns],
+        "kind": [meta[c][1] for c in columns],
+        "category": [meta[c][2] for c in columns],
+        "domain_variable": [labels[d][0] for d in domains],
+        "domain_value": [labels[d][1] for d in domains],
+    }
+    methods_column = [ci_methods[c] for c in columns]
+    reasons: dict[str, str] = {}
+    out: dict[str, pd.DataFrame] = {}
+    for name, st in stats_by_design.items():
+        flags = [st.flags[gi][ci] for ci, gi in zip(columns, domains, strict=True)]
+        out[name] = pd.DataFrame(
+            {
+                **fixed,
+                "estimate": st.estimate[dom_idx, col_idx],
+                "se": st.se[dom_idx, col_idx],
+                "ci_low": st.ci_low[dom_idx, col_idx],
+                "ci_high": st.ci_high[dom_idx, col_idx],
+                "ci_method": methods_column,
+                "df": st.df[dom_idx, col_idx],
+                "deff": st.deff[dom_idx, col_idx],
+                "n": st.n[dom_idx, col_idx],
+                "count": st.count[dom_idx, col_idx],
+                "weighted_n": st.weighted_n[dom_idx, col_idx],
+                "flag": flags,
+                "reason": [reasons[f] if f in reasons else reasons.setdefault(f, _reason(f)) for f in flags],
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- public: differences

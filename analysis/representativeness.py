@@ -601,6 +601,7 @@ def response_rates(
     status: str = "status",
     by: Sequence[TargetKey] | None = None,
     alpha: float = 0.05,
+    count: str | None = None,
 ) -> ResponseRates:
     """AAPOR response rates RR1 and RR2 of a panel survey, overall and per stratum.
 
@@ -631,6 +632,10 @@ def response_rates(
             ``gender``, ``age_group`` and ``district`` (those present) and their
             pairwise crosses.
         alpha: 1 − confidence level of the intervals.
+        count: name of a column holding how many invitations each row stands
+            for (for example one row per stratum and status, counted by the
+            database); None: every row is one invitation. Same figures as the
+            rows repeated that many times.
 
     Returns:
         :class:`ResponseRates` with the tidy ``table`` and the overall figures.
@@ -679,8 +684,16 @@ def response_rates(
 
     from statsmodels.stats.proportion import proportion_confint
 
+    if count is None:
+        times = np.ones(len(invited), dtype=np.int64)
+    else:
+        _require_columns(invited, [count], "invited")
+        numbers = pd.to_numeric(invited[count], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(numbers)) or np.any(numbers < 0) or np.any(numbers != np.round(numbers)):
+            raise ValueError(f"invited[{count!r}] must hold whole numbers of invitations (0 or more)")
+        times = numbers.astype(np.int64)
     indicator = pd.DataFrame(
-        {name: (codes == name).to_numpy(dtype=np.int64) for name in (*_RATE_COUNTS, "ineligible")}
+        {name: (codes == name).to_numpy(dtype=np.int64) * times for name in (*_RATE_COUNTS, "ineligible")}
     )
     rows = [_rate_row("total", "total", indicator)]
     for variables in keys:

@@ -256,7 +256,7 @@ def r_indicator(
     notes: list[str] = []
     X, columns, codes, categories = _design_matrix(invited, variables)
     notes.extend(_separation_notes(y, codes, categories, variables))
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    if np.linalg.matrix_rank(_distinct_rows(X)[0]) < X.shape[1]:  # the distinct rows span the same space
         notes.append(
             "the model's dummies are linearly dependent (a category is determined by others); "
             "propensities are still unique, the covariance of β uses a pseudo-inverse"
@@ -475,6 +475,22 @@ def _total_variance(values: np.ndarray, d: np.ndarray) -> float:
 
 
 def _indicator_pieces(rho: np.ndarray, X: np.ndarray, d: np.ndarray) -> dict[str, float]:
+    if X.shape[0] > 1 and np.all(d == 1.0):
+        # Without design weights every sum below is over persons whose propensity and
+        # covariates are those of their row of X: sum over the distinct rows, each
+        # times its number of persons (the design terms are 0: one stratum, all invited).
+        cells, inverse = _distinct_rows(X)
+        if 2 * cells.shape[0] < X.shape[0]:
+            first = np.empty(cells.shape[0], dtype=np.intp)
+            first[inverse] = np.arange(inverse.size)
+            return _pieces(rho[first], cells, np.bincount(inverse, minlength=cells.shape[0]).astype(float),
+                           design_weights=False)
+    return _pieces(rho, X, d, design_weights=True)
+
+
+def _pieces(rho: np.ndarray, X: np.ndarray, d: np.ndarray, *, design_weights: bool) -> dict[str, float]:
+    """The pieces of :func:`r_indicator`; ``d`` are design weights, or (``design_weights``
+    False) how many persons with weight 1 each row stands for."""
     N = float(d.sum())
     if N <= 1:
         raise ValueError("the invited population must be larger than one person")
@@ -484,7 +500,7 @@ def _indicator_pieces(rho: np.ndarray, X: np.ndarray, d: np.ndarray) -> dict[str
     w = rho * (1.0 - rho)
     Z = w[:, None] * X
     J = X.T @ ((d * w)[:, None] * X)
-    K = X.T @ ((d * d * w)[:, None] * X)
+    K = X.T @ (((d * d if design_weights else d) * w)[:, None] * X)
     J_inv = np.linalg.pinv(J)
     Sigma = J_inv @ K @ J_inv
     z_bar = d @ Z / N
@@ -494,8 +510,8 @@ def _indicator_pieces(rho: np.ndarray, X: np.ndarray, d: np.ndarray) -> dict[str
     BS = B @ Sigma
     var_linear = float(g @ Sigma @ g)
     var_quadratic = float(2.0 * np.trace(BS @ BS))
-    var_design = float(_total_variance(dev**2 - S2, d) / (N - 1) ** 2)
-    bias = float(np.trace(BS)) - _total_variance(rho, d) / (N * (N - 1))
+    var_design = float(_total_variance(dev**2 - S2, d) / (N - 1) ** 2) if design_weights else 0.0
+    bias = float(np.trace(BS)) - (_total_variance(rho, d) / (N * (N - 1)) if design_weights else 0.0)
     out = {
         "N": N,
         "mean": mean,
@@ -513,7 +529,7 @@ def _indicator_pieces(rho: np.ndarray, X: np.ndarray, d: np.ndarray) -> dict[str
         # CV = S/ρ̄: dCV = dS²/(2Sρ̄) − (CV/ρ̄) dρ̄, with dρ̄ ≈ z̄'(β̂ − β) from the model.
         a = g / (2.0 * S * mean) - (cv / mean) * z_bar
         u = (dev**2 - S2) / ((N - 1) * 2.0 * S * mean) - (cv / mean) * dev / N
-        cv_var_design = _total_variance(u, d)
+        cv_var_design = _total_variance(u, d) if design_weights else 0.0
         out["cv_var_design"] = cv_var_design
         out["cv_var"] = float(a @ Sigma @ a) + var_quadratic / (4.0 * S2 * mean**2) + cv_var_design
     return out

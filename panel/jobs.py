@@ -54,6 +54,7 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("fielding-tick", ("fielding", "tick"), timedelta(minutes=1)),
     Job("retention", ("retention", "run"), timedelta(hours=1)),
+    Job("results-compact", ("results", "compact"), timedelta(minutes=1)),
 )
 
 

@@ -1,4 +1,4 @@
-"""Results as stored: the analyst's weighting settings per survey.
+"""Results as stored: the analyst's weighting settings per survey, and the responses in columns.
 
 One ``WeightingSettings`` row per survey, written when the analyst saves the
 settings form; a survey without one uses the defaults of
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel.db import Base, UTCDateTime, utcnow
@@ -42,3 +42,32 @@ class WeightingSettings(Base):
     crosstabs: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+
+
+class ResponseBlock(Base):
+    """A survey's responses compacted into columns, so a report never decodes their JSON.
+
+    Written by ``medborgarpanel results compact`` (a job every minute) from the stored
+    responses: one row per survey, rewritten whole. A report reads it and decodes only
+    the responses stored since (those whose ids are not in ``ids``); when a response in
+    it is gone (deleted or replaced), the report decodes every response again and the
+    next compaction rewrites the block. ``digest`` (of the sorted ids) tells at a glance
+    whether the block holds exactly the survey's responses. The rows are in the order
+    of their random ids, so the block says nothing about who answered when.
+    See :mod:`surveys.results.store`.
+    """
+
+    __tablename__ = "survey_response_block"
+
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
+    # The encoding (surveys.results.store.FORMAT) and the columns' layout (a digest of the
+    # analysed questions, their categories and columns): either changed, the block is unused.
+    format: Mapped[int] = mapped_column(Integer)
+    layout: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    # sha256 of the sorted response ids (as text, one a line).
+    digest: Mapped[str] = mapped_column(String(64))
+    # zlib: the sorted response ids, one a line; the encoded columns (store.encode).
+    ids: Mapped[bytes] = mapped_column(LargeBinary)
+    columns: Mapped[bytes] = mapped_column(LargeBinary)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

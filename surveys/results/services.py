@@ -27,6 +27,7 @@ import json
 import math
 import warnings
 import threading
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,12 +49,12 @@ from analysis import (
     SurveyDesign,
     Trim,
     WeightingResult,
-    estimate_report,
     r_indicator,
     response_rates,
     weight,
     weighted_crosstab,
 )
+from analysis.estimates import estimate_reports
 from analysis.targets import DEFAULT_AGE_BANDS, PopulationTable
 from panel.models import District, Member, PopulationDataset
 from panel.population.services import load_population, population_in_use
@@ -197,14 +198,39 @@ class AnalysedQuestion:
         return AnalysisQuestion.numeric(self.key, self.columns[0])
 
 
+def _categorical(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """A text column as integer codes (-1: missing) into its values sorted, the order
+    ``analysis`` gives text levels (one hash of the rows, then a sort of the few values)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    values = list(uniques)
+    try:
+        levels = sorted(values)
+    except TypeError:
+        levels = sorted(values, key=str)
+    position = pd.Index(levels, dtype=object).get_indexer(pd.Index(values, dtype=object))
+    return np.append(position, -1).astype(np.int32)[codes], levels
+
+
 @dataclass
 class ResponseFrame:
-    """The responses as a data frame, the questions it holds, and the free text."""
+    """The responses as a data frame, the questions it holds, and the free text.
+
+    ``categories`` holds, per text column, its integer codes and sorted values once
+    known (read from the response store, or made on first use by :meth:`categorical`).
+    """
 
     data: pd.DataFrame
     questions: list[AnalysedQuestion]
     free_text: list[doc.FreeTextAnswers]
     shown: dict[str, int]
+    categories: dict[str, tuple[np.ndarray, list[Any]]] = field(default_factory=dict, repr=False)
+
+    def categorical(self, name: str) -> tuple[np.ndarray, list[Any]]:
+        """Codes and sorted values of the text column ``name`` (see :func:`_categorical`)."""
+        found = self.categories.get(name)
+        if found is None:
+            found = self.categories[name] = _categorical(self.data[name])
+        return found
 
     @cached_property
     def coded(self) -> pd.DataFrame:
@@ -215,14 +241,24 @@ class ResponseFrame:
         columns = {}
         for name, column in self.data.items():
             if column.dtype == object:
-                values = column.dropna().unique().tolist()
-                try:
-                    levels = sorted(values)
-                except TypeError:
-                    levels = sorted(values, key=str)
-                column = pd.Series(pd.Categorical(column, categories=levels), index=column.index, name=name)
+                codes, levels = self.categorical(name)
+                column = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(levels, dtype=object)),
+                                   index=column.index, name=name)
             columns[name] = column
         return pd.DataFrame(columns, index=self.data.index)
+
+    def answered(self, question: AnalysedQuestion) -> int:
+        """How many respondents answered ``question`` ("vet ej" counts as an answer)."""
+        if len(self.data) == 0:
+            return 0
+        first = question.columns[0]
+        if self.data[first].dtype == object:
+            count = int((self.categorical(first)[0] >= 0).sum())
+        else:
+            count = int(np.count_nonzero(~np.isnan(self.data[first].to_numpy())))
+        if question.dont_know_column:
+            count += int(np.count_nonzero(self.data[question.dont_know_column].to_numpy() == 1.0))
+        return count
 
 
 def _texts(texts: Mapping[str, str] | None, languages: Sequence[str]) -> doc.Texts:
@@ -391,26 +427,21 @@ def clear_caches() -> None:
     _REPRESENTATIVENESS.clear()
 
 
-def _responses_fingerprint(session: Session, survey: Survey) -> tuple:
-    """Changes whenever a response of the survey is added, deleted or replaced (ids are random)."""
-    as_text = cast(SurveyResponse.id, String)  # PostgreSQL has no min/max of uuid
-    count, low, high = session.execute(
-        select(func.count(SurveyResponse.id), func.min(as_text), func.max(as_text))
-        .where(SurveyResponse.survey_id == survey.id)).one()
-    return (str(session.get_bind().url), survey.id, survey.revision, survey.structure_fingerprint, count,
-            str(low), str(high))
-
-
 def cached_response_frame(session: Session, survey: Survey, *, defn: SurveyDefinition | None = None) -> ResponseFrame:
     """:func:`response_frame`, kept per process while the survey's responses stay the same.
 
+    The key is a digest of the ids of the survey's responses (ids are random and a
+    stored response is never changed, so a new, deleted or replaced response makes a
+    new key), with the survey's revision (texts) and structure.
     Treat the result as read-only: it is shared by every report built from it.
     """
-    key = _responses_fingerprint(session, survey)
+    from surveys.results import store
+
+    ids = store.response_ids(session, survey)
+    key = (str(session.get_bind().url), survey.id, survey.revision, survey.structure_fingerprint, store.digest(ids))
     found = _FRAMES.get(key)
     if found is None:
-        with _bulk_objects():
-            found = response_frame(session, survey, defn=defn)
+        found = store.load_frame(session, survey, defn=defn, ids=ids)
         _FRAMES.put(key, found)
     return found
 
@@ -421,17 +452,32 @@ def response_frame(session: Session, survey: Survey, *, defn: SurveyDefinition |
     Columns: ``gender``, ``age_group`` (None when outside every age band),
     ``district`` (the district code), ``language``, then the question columns of
     :func:`analysed_questions`. Free-text answers (text questions and "annat,
-    nämligen") are collected apart, sorted.
+    nämligen") are collected apart, sorted. Read from the survey's compacted columns
+    (:mod:`surveys.results.store`) plus the responses stored since, decoded here.
     """
+    from surveys.results import store
+
+    return store.load_frame(session, survey, defn=defn)
+
+
+def decode_responses(session: Session, survey: Survey, *, defn: SurveyDefinition | None = None,
+                     ids: Sequence[str] | None = None) -> tuple[list[str], ResponseFrame]:
+    """The responses' ids (as the database writes them as text) and their frame,
+    decoded from the stored JSON answers: every response of ``survey``, or those of ``ids``."""
     defn = defn or definition_of(survey)
     # The answers come as their JSON text and are decoded in one call (one array of every
     # document): a json.loads per row through the driver's type processing costs twice as much.
-    rows = session.execute(
-        select(SurveyResponse.gender, SurveyResponse.age_group, SurveyResponse.district_code,
-               SurveyResponse.language, cast(SurveyResponse.answers, Text))
-        .where(SurveyResponse.survey_id == survey.id)
-    ).all()
-    gender, age, district, language, stored = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [])
+    query = (select(cast(SurveyResponse.id, String), SurveyResponse.gender, SurveyResponse.age_group,
+                    SurveyResponse.district_code, SurveyResponse.language, cast(SurveyResponse.answers, Text))
+             .where(SurveyResponse.survey_id == survey.id))
+    if ids is None:
+        rows = session.execute(query).all()
+    else:
+        wanted = [uuid.UUID(i) for i in ids]
+        rows = [row for start in range(0, len(wanted), 500)
+                for row in session.execute(query.where(SurveyResponse.id.in_(wanted[start:start + 500]))).all()]
+    row_ids, gender, age, district, language, stored = (
+        (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [], []))
     answers: list[dict[str, Any]] = [a if isinstance(a, dict) else {} for a in _decode_all(stored)]
     ages = pd.Series(age, dtype=object)
     columns: dict[str, Any] = {
@@ -478,7 +524,7 @@ def response_frame(session: Session, survey: Survey, *, defn: SurveyDefinition |
         for key, source in keys:
             texts = sorted(filter(None, [v.strip() for v in by_key[key] if type(v) is str]))
             free.append(doc.FreeTextAnswers(q.key, source, _texts(q.text, defn.languages), tuple(texts)))
-    return ResponseFrame(data, questions, free, shown)
+    return [str(i) for i in row_ids], ResponseFrame(data, questions, free, shown)
 
 
 # --------------------------------------------------------------------------- weighting
@@ -634,37 +680,47 @@ def _label_of(labels: Mapping[str, Mapping[str, doc.Texts]], variable: str, valu
 # --------------------------------------------------------------------------- estimates
 
 
+def _finite(values: pd.Series) -> list[float | None]:
+    """The column as floats, None where missing, NaN or infinite (as :func:`doc.finite`, per column)."""
+    return [v if math.isfinite(v) else None for v in values.to_numpy(dtype=float, na_value=np.nan).tolist()]
+
+
 def _rows(report: pd.DataFrame, labels: Mapping[str, Mapping[str, doc.Texts]]) -> dict[str, list[doc.ResultRow]]:
     out: dict[str, list[doc.ResultRow]] = {}
-    f = doc.finite
-    names = ("question", "category", "domain_variable", "domain_value", "estimate", "se", "ci_low", "ci_high",
-             "ci_method", "df", "deff", "n", "count", "weighted_n", "flag", "reason")
-    columns = [report[name].tolist() for name in names]
+    texts = [[str(v) for v in report[name].tolist()]
+             for name in ("question", "category", "domain_variable", "domain_value", "ci_method")]
+    numbers = [_finite(report[name]) for name in ("estimate", "se", "ci_low", "ci_high", "df", "deff", "weighted_n")]
+    counts = [[int(v) for v in report[name].tolist()] for name in ("n", "count")]
+    notes = [[str(v or "") for v in report[name].tolist()] for name in ("flag", "reason")]
     domain_label: dict[tuple[str, str], doc.Texts] = {}
-    for (question, category, variable, value, estimate, se, low, high, method, df, deff, n, count, wn, flag,
-         reason) in zip(*columns, strict=True):
+    for (question, category, variable, value, method, estimate, se, low, high, df, deff, wn, n, count, flag,
+         reason) in zip(*texts, *numbers, *counts, *notes, strict=True):
         key = (variable, value)
         if key not in domain_label:
             domain_label[key] = _label_of(labels, variable, value)
         out.setdefault(question, []).append(doc.ResultRow(
-            category=str(category), domain_variable=str(variable), domain_value=str(value),
-            domain_label=domain_label[key], estimate=f(estimate), se=f(se), ci_low=f(low), ci_high=f(high),
-            ci_method=str(method), df=f(df), deff=f(deff), n=int(n), count=int(count), weighted_n=f(wn),
-            flag=str(flag or ""), reason=str(reason or ""),
+            category=category, domain_variable=variable, domain_value=value,
+            domain_label=domain_label[key], estimate=estimate, se=se, ci_low=low, ci_high=high,
+            ci_method=method, df=df, deff=deff, n=n, count=count, weighted_n=wn, flag=flag, reason=reason,
         ))
     return out
 
 
-def _estimates(data: pd.DataFrame, design: SurveyDesign, questions: list[AnalysedQuestion], by: Sequence[str],
-               labels: Mapping[str, Mapping[str, doc.Texts]], *, weighted: bool) -> dict[str, list[doc.ResultRow]]:
+def _estimates(data: pd.DataFrame, designs: Mapping[str, tuple[SurveyDesign, bool]],
+               questions: list[AnalysedQuestion], by: Sequence[str],
+               labels: Mapping[str, Mapping[str, doc.Texts]]) -> dict[str, dict[str, list[doc.ResultRow]]]:
+    """Every question overall and per breakdown, for each of ``designs`` (name: design and
+    whether it is weighted), in one pass of :func:`analysis.estimates.estimate_reports`."""
     analysis_questions = [q.analysis for q in questions]
     analysis_questions += [AnalysisQuestion.multiple_choice(f"{q.key}__{DONT_KNOW}", {DONT_KNOW: q.dont_know_column})
                            for q in questions if q.dont_know_column]
     if not analysis_questions or len(data) == 0:
-        return {}
-    report = estimate_report(data, design, analysis_questions, by=list(by),
-                             deff_method="srs" if weighted else "replace")
-    return _rows(report, labels)
+        return {name: {} for name in designs}
+    reports = estimate_reports(data, {name: design for name, (design, _w) in designs.items()}, analysis_questions,
+                               by=list(by),
+                               deff_method={name: "srs" if weighted else "replace"
+                                            for name, (_d, weighted) in designs.items()})
+    return {name: _rows(report, labels) for name, report in reports.items()}
 
 
 def _crosstab(data: pd.DataFrame, design: SurveyDesign, row: AnalysedQuestion,
@@ -748,19 +804,21 @@ def _compute_representativeness(session: Session, survey: Survey,
     groups = sorted(groups, key=lambda g: g[5])
     sizes = np.fromiter((g[4] for g in groups), dtype=np.int64, count=len(groups))
 
-    def expanded(values: list[Any]) -> np.ndarray:
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        return np.repeat(column, sizes)
+    def column(values: list[Any]) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
 
+    # one row per group with its count: the same figures as one row per invitation
     invited = pd.DataFrame({
-        "gender": expanded([g[0] for g in groups]),
-        "age_group": expanded([None if g[1] in (None, "", "-") else g[1] for g in groups]),
-        "district": expanded([g[2] for g in groups]),
-        "status": expanded([g[3] for g in groups]),
+        "gender": column([g[0] for g in groups]),
+        "age_group": column([None if g[1] in (None, "", "-") else g[1] for g in groups]),
+        "district": column([g[2] for g in groups]),
+        "status": column([g[3] for g in groups]),
+        "count": sizes,
     })
     f = doc.finite
-    rates = response_rates(invited, by=list(VARIABLES))
+    rates = response_rates(invited, by=list(VARIABLES), count="count")
     rate_rows = []
     for r in rates.table.itertuples(index=False):
         variable = str(r.variable)
@@ -768,9 +826,10 @@ def _compute_representativeness(session: Session, survey: Survey,
                  else _label_of(labels, variable, str(r.category)))
         rate_rows.append(doc.ResponseRateRow(variable, str(r.category), label, int(r.eligible), int(r.complete),
                                              f(r.rr1), f(r.rr1_low), f(r.rr1_high)))
-    eligible = invited[invited["status"] != "ineligible"]
+    eligible = invited[invited["status"] != "ineligible"].reset_index(drop=True)
     variables = [v for v in VARIABLES if eligible[v].nunique(dropna=True) >= 2]
-    responded = (eligible["status"] == "complete").to_numpy()
+    rows = eligible.index.repeat(eligible["count"].to_numpy())  # one per invitation, in the order of the groups
+    responded = (eligible["status"] == "complete").to_numpy()[rows]
     indicator = None
     reason = ""
     if not variables:
@@ -779,7 +838,7 @@ def _compute_representativeness(session: Session, survey: Survey,
         reason = ("Alla inbjudna har svarat, så svaren är fullständiga." if responded.all() and len(responded)
                   else "Ingen har svarat ännu, så R-indikatorn kan inte beräknas.")
     else:
-        frame = eligible[variables].fillna("saknas").astype(str)
+        frame = eligible[variables].fillna("saknas").astype(str).iloc[rows].reset_index(drop=True)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -954,17 +1013,15 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     unweighted_rows: dict[str, list[doc.ResultRow]] = {}
     if len(data) and estimable:
         coded = frame.coded
-        unweighted_rows = _estimates(coded, unweighted_design, estimable, by, labels, weighted=False)
-        weighted_rows = (_estimates(coded, design, estimable, by, labels, weighted=True)
-                         if weighting.result is not None else unweighted_rows)
+        designs = {"unweighted": (unweighted_design, False)}
+        if weighting.result is not None:
+            designs["weighted"] = (design, True)
+        rows = _estimates(coded, designs, estimable, by, labels)
+        unweighted_rows = rows["unweighted"]
+        weighted_rows = rows.get("weighted", unweighted_rows)
     questions = []
     for aq in estimable:
-        answered = 0
-        if len(data):
-            column = data[aq.columns[0]] if aq.kind != "multiple" else data[list(aq.columns)].iloc[:, 0]
-            answered = int(column.notna().sum())
-            if aq.dont_know_column:
-                answered += int((data[aq.dont_know_column] == 1.0).sum())
+        answered = frame.answered(aq)
         dk_key = f"{aq.key}__{DONT_KNOW}"
         questions.append(doc.QuestionResult(
             key=aq.key, stable_key=aq.stable_key, question_type=aq.question_type, kind=aq.kind, text=aq.text,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import click
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
@@ -27,7 +28,7 @@ from surveys.results import services
 from surveys.results.forms import SettingsForm
 from surveys.results.trend import question_trend
 
-bp = Blueprint("results", __name__, url_prefix="/staff/surveys/<int:survey_id>/report")
+bp = Blueprint("results", __name__, url_prefix="/staff/surveys/<int:survey_id>/report", cli_group="results")
 
 
 # --------------------------------------------------------------------------- template helpers
@@ -188,3 +189,16 @@ def trend(survey_id: int, stable_key: str):
             title=texts_filter(result.text) or stable_key,
             value_format="number" if result.kind == "numeric" else "percent", chart_id=f"trend-{stable_key}")
     return render_template("results/trend.html", survey=survey, trend=result, chart=chart), 200
+
+
+@bp.cli.command("compact")
+def compact_command() -> None:
+    """Compact every survey's new responses into its column block (the jobs do it every minute)."""
+    from surveys.results import store
+
+    written = store.compact_all(db.session)
+    db.session.commit()
+    for survey_id, rows in written.items():
+        click.echo(f"survey {survey_id}: {rows} responses compacted")
+    if not written:
+        click.echo("every survey's block is up to date")

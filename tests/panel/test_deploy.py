@@ -300,7 +300,7 @@ def test_production_setup_serves_and_sends_mail(deploy_database, smtp_server, tm
         jobs = subprocess.run([medborgarpanel, "jobs", "run"], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=120)
         assert jobs.returncode == 0, jobs.stdout + jobs.stderr
-        assert "fielding-tick: ran, retention: ran" in jobs.stdout
+        assert "fielding-tick: ran, retention: ran, results-compact: ran" in jobs.stdout
     finally:
         codes = [process.stop() for process in processes]
     assert codes[0] == 0, processes[0].log()  # gunicorn stops cleanly on SIGTERM

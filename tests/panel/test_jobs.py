@@ -35,11 +35,12 @@ def _old_sent_mail(session, n=1):
 def test_one_pass_runs_each_job_and_a_second_pass_finds_nothing_due(app, session):
     _old_sent_mail(session)
     out = []
-    assert jobs.run_pass(app, echo=out.append) == {"fielding-tick": "ran", "retention": "ran"}
+    assert jobs.run_pass(app, echo=out.append) == {"fielding-tick": "ran", "retention": "ran", "results-compact": "ran"}
     assert session.scalar(select(func.count(OutboxMessage.id))) == 0  # the retention job did its work
-    assert runs(session) == {"fielding-tick": 1, "retention": 1}
-    assert jobs.run_pass(app, echo=out.append) == {"fielding-tick": "not due", "retention": "not due"}
-    assert runs(session) == {"fielding-tick": 1, "retention": 1}
+    assert runs(session) == {"fielding-tick": 1, "retention": 1, "results-compact": 1}
+    assert jobs.run_pass(app, echo=out.append) == {"fielding-tick": "not due", "retention": "not due",
+                                                      "results-compact": "not due"}
+    assert runs(session) == {"fielding-tick": 1, "retention": 1, "results-compact": 1}
     row = session.get(JobRun, "retention")
     assert row.last_status == "ok" and row.last_finished_at >= row.last_started_at
 
@@ -50,16 +51,16 @@ def test_a_job_is_due_again_after_its_interval(app, session):
     jobs.run_pass(app, clock=lambda: clock[0], echo=lambda _: None)
     clock[0] = start + timedelta(minutes=1)
     assert jobs.run_pass(app, clock=lambda: clock[0], echo=lambda _: None) == {
-        "fielding-tick": "ran", "retention": "not due"}
+        "fielding-tick": "ran", "retention": "not due", "results-compact": "ran"}
     clock[0] = start + timedelta(hours=1)
     assert jobs.run_pass(app, clock=lambda: clock[0], echo=lambda _: None) == {
-        "fielding-tick": "ran", "retention": "ran"}
-    assert runs(session) == {"fielding-tick": 3, "retention": 2}
+        "fielding-tick": "ran", "retention": "ran", "results-compact": "ran"}
+    assert runs(session) == {"fielding-tick": 3, "retention": 2, "results-compact": 3}
 
 
 def test_force_runs_jobs_that_are_not_due(app, session):
     jobs.run_pass(app, echo=lambda _: None)
-    assert jobs.run_pass(app, force=True, echo=lambda _: None) == {"fielding-tick": "ran", "retention": "ran"}
+    assert jobs.run_pass(app, force=True, echo=lambda _: None) == {"fielding-tick": "ran", "retention": "ran", "results-compact": "ran"}
 
 
 def test_a_failing_job_is_recorded_and_the_others_still_run(app, session):
@@ -82,7 +83,8 @@ def test_a_job_held_by_another_runner_is_skipped(app, session):
                         .values(running_since=utcnow(), runner="other-host:1"))
         session.commit()
     try:
-        assert jobs.run_pass(app, echo=lambda _: None) == {"fielding-tick": "ran", "retention": "busy"}
+        assert jobs.run_pass(app, echo=lambda _: None) == {"fielding-tick": "ran", "retention": "busy",
+                                                          "results-compact": "ran"}
     finally:
         if ON_POSTGRES:
             holder.close()
@@ -92,7 +94,7 @@ def test_a_job_held_by_another_runner_is_skipped(app, session):
                         .values(running_since=utcnow() - jobs.LEASE - timedelta(minutes=1)))
         session.commit()
     assert jobs.run_pass(app, echo=lambda _: None)["retention"] == "ran"
-    assert runs(session) == {"fielding-tick": 1, "retention": 1}
+    assert runs(session) == {"fielding-tick": 1, "retention": 1, "results-compact": 1}
 
 
 def test_jobs_run_command(runner, session):
@@ -112,7 +114,7 @@ def test_two_concurrent_runners_run_each_job_once(app, session):
                               text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    assert runs(session) == {"fielding-tick": 1, "retention": 1}, outputs
+    assert runs(session) == {"fielding-tick": 1, "retention": 1, "results-compact": 1}, outputs
     combined = "\n".join(outputs)
     assert combined.count("fielding-tick: ran") == 1 and combined.count("retention: ran") == 1, outputs
     assert combined.count("sent_mail: 3 removed") == 1, outputs
