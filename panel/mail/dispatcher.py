@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from panel.db import utcnow
 from panel.mail.compose import Outgoing, UnsafeMessage, compose, envelope_address, sender_header
 from panel.mail.smtp import DeliveryAborted, DeliveryFailed, MailSettings, SMTPConnection, describe
-from panel.mail.outbox import fill_body
+from panel.mail.outbox import fill_body, fill_headers
 from panel.models import OutboxMessage
 from panel.models.outbox import OutboxBody, OutboxStatus
 
@@ -211,7 +211,12 @@ def _release_stale(session: Session, now: datetime, lease: timedelta) -> int:
     return result.rowcount
 
 
-def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> list[Outgoing]:
+def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> tuple[list[Outgoing], list[int]]:
+    """Claim due rows: (the emails to send, the ids of claimed rows whose shared body is gone).
+
+    ``body_id`` is not a foreign key (see the model), so a row could in principle point at
+    a deleted body; such a row is marked failed with a reason instead of stopping the batch.
+    """
     # A CTE, not "id IN (subquery)": PostgreSQL may run such a subquery more than once,
     # and then claims more than batch_size rows; a locking CTE is evaluated exactly once.
     due = (
@@ -231,24 +236,29 @@ def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> 
     ).all()
     rows.sort(key=lambda row: (row.priority, row.id))
     shared = _shared_bodies(session, {r.body_id for r in rows if r.body_id is not None})
-    outgoing = []
+    outgoing, orphans = [], set()
     for r in rows:
-        text, html = r.body_text, r.body_html
-        if r.body_id is not None:  # bulk mail: the send-out's body with this row's links put in
-            text, html = fill_body(*shared[r.body_id], r.link, r.unsubscribe_link)
+        text, html, headers = r.body_text, r.body_html, r.headers or ""
+        if r.body_id is not None:  # bulk mail: the send-out's body and headers with this row's links put in
+            if r.body_id not in shared:
+                orphans.add(r.id)
+                continue
+            shared_text, shared_html, shared_headers = shared[r.body_id]
+            text, html = fill_body(shared_text, shared_html, r.link, r.unsubscribe_link)
+            headers = fill_headers(shared_headers, headers, r.link, r.unsubscribe_link)
         outgoing.append(Outgoing(id=r.id, to_address=r.to_address, subject=r.subject, body_text=text,
-                                 body_html=html, headers=r.headers or "", attempts=r.attempts,
+                                 body_html=html, headers=headers, attempts=r.attempts,
                                  created_at=r.created_at))
-    return outgoing
+    return outgoing, sorted(orphans)
 
 
-def _shared_bodies(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
-    """The shared bodies (OutboxBody) of the claimed rows: (text, html) by id, one query."""
+def _shared_bodies(session: Session, ids: set[int]) -> dict[int, tuple[str, str, str]]:
+    """The shared bodies (OutboxBody) of the claimed rows: (text, html, headers) by id, one query."""
     if not ids:
         return {}
-    found = session.execute(select(_bodies.c.id, _bodies.c.body_text, _bodies.c.body_html)
+    found = session.execute(select(_bodies.c.id, _bodies.c.body_text, _bodies.c.body_html, _bodies.c.headers)
                             .where(_bodies.c.id.in_(ids)))
-    return {row.id: (row.body_text, row.body_html) for row in found}
+    return {row.id: (row.body_text, row.body_html, row.headers or "") for row in found}
 
 
 # The outcome statements, built once. Each touches the row only while this worker
@@ -319,9 +329,13 @@ def dispatch_once(
     with sessions() as session:
         claimed_at = clock()
         stats.reclaimed = _release_stale(session, claimed_at, lease)
-        pending = _claim(session, worker_id, batch_size, claimed_at)
+        pending, orphans = _claim(session, worker_id, batch_size, claimed_at)
+        for row_id in orphans:
+            session.execute(_FAILED, {"row_id": row_id, "worker": worker_id, "attempts": 1,
+                                      "reason": "not sent: its shared body (outbox_body) no longer exists"})
         session.commit()
-    stats.claimed = len(pending)
+    stats.claimed = len(pending) + len(orphans)
+    stats.failed += len(orphans)
     if not pending:
         return stats
 

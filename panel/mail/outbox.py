@@ -14,7 +14,7 @@ at all), and a sign-up succeeds while the mail server is down. The dispatcher
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app
@@ -147,16 +147,26 @@ def queue_email(
 # --- shared bodies (bulk mail) -----------------------------------------------------------
 
 
-def add_shared_body(session: Session, text: str, html: str) -> int:
+def add_shared_body(session: Session, text: str, html: str, *, headers: str = "",
+                    send_out: str | None = None) -> int:
     """Store a body that many rows share (see :class:`panel.models.outbox.OutboxBody`); its id.
 
     ``text`` and ``html`` must hold nothing about one resident: each row's links go
-    where LINK_PLACEHOLDER and UNSUBSCRIBE_PLACEHOLDER stand.
+    where LINK_PLACEHOLDER and UNSUBSCRIBE_PLACEHOLDER stand. ``headers`` ("Name: value"
+    lines, checked here) are added to every row's own headers, with the same placeholders
+    filled (e.g. ``list_unsubscribe_headers(UNSUBSCRIBE_PLACEHOLDER)``). ``send_out``
+    labels the send-out, to find its rows later (:func:`send_out_rows`).
     """
-    body = OutboxBody(body_text=text, body_html=html)
+    parse_headers(headers)  # ValueError for a header a row may not set
+    body = OutboxBody(body_text=text, body_html=html, headers=headers, send_out=send_out)
     session.add(body)
     session.flush()
     return body.id
+
+
+def list_unsubscribe_headers(link: str) -> str:
+    """List-Unsubscribe (RFC 2369) with one-click (RFC 8058) for ``link``, as stored lines."""
+    return format_headers({"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 
 def fill_body(text: str, html: str, link: str | None, unsubscribe_link: str | None) -> tuple[str, str]:
@@ -165,6 +175,14 @@ def fill_body(text: str, html: str, link: str | None, unsubscribe_link: str | No
     return (text.replace(LINK_PLACEHOLDER, link).replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_link),
             html.replace(LINK_PLACEHOLDER, str(escape(link)))
             .replace(UNSUBSCRIBE_PLACEHOLDER, str(escape(unsubscribe_link))))
+
+
+def fill_headers(shared: str, own: str, link: str | None, unsubscribe_link: str | None) -> str:
+    """A row's headers as sent: the shared body's, with the row's links put in, then its own."""
+    if not shared:
+        return own or ""
+    shared = shared.replace(LINK_PLACEHOLDER, link or "").replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_link or "")
+    return f"{shared}\n{own}" if own else shared
 
 
 def delete_unused_bodies(session: Session) -> int:
@@ -180,3 +198,17 @@ def full_bodies(session: Session, message: OutboxMessage) -> tuple[str, str]:
     shared = session.execute(select(OutboxBody.body_text, OutboxBody.body_html)
                              .where(OutboxBody.id == message.body_id)).one()
     return fill_body(shared.body_text, shared.body_html, message.link, message.unsubscribe_link)
+
+
+def full_headers(session: Session, message: OutboxMessage) -> str:
+    """A row's extra headers as they are sent (its shared body's with its links, then its own)."""
+    if message.body_id is None:
+        return message.headers or ""
+    shared = session.scalar(select(OutboxBody.headers).where(OutboxBody.id == message.body_id)) or ""
+    return fill_headers(shared, message.headers, message.link, message.unsubscribe_link)
+
+
+def send_out_rows(send_outs: Iterable[str]):
+    """SQL condition: the outbox rows whose shared body belongs to one of ``send_outs``."""
+    bodies = select(OutboxBody.id).where(OutboxBody.send_out.in_(list(send_outs)))
+    return OutboxMessage.body_id.in_(bodies)

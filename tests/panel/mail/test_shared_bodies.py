@@ -7,8 +7,11 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from panel.db import utcnow
+import pytest
+
 from panel.mail.outbox import (
     LINK_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, delete_unused_bodies, fill_body, full_bodies,
+    full_headers, list_unsubscribe_headers, send_out_rows,
 )
 from panel.mail.services import purge_sent
 from panel.models import OutboxMessage
@@ -63,3 +66,45 @@ def test_purging_sent_mail_deletes_the_bodies_no_row_points_at_any_more(app, ses
     assert session.scalars(select(OutboxMessage.link)).all() == ["https://p.test/s/token3"]
     assert delete_unused_bodies(session) == 0
     assert session.scalar(select(func.count(OutboxBody.id))) == 1
+
+
+def test_shared_headers_get_each_rows_link_and_come_before_the_rows_own(app, session, dispatch, smtp_server):
+    body = add_shared_body(session, TEXT, HTML, headers=list_unsubscribe_headers(UNSUBSCRIBE_PLACEHOLDER),
+                           send_out="survey_invitation:7")
+    plain = shared_row(session, body, 1, headers="")
+    extra = shared_row(session, body, 2, headers="X-Panel-Note: egen")
+    session.commit()
+    assert full_headers(session, plain) == (
+        "List-Unsubscribe: <https://p.test/u/1>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    assert full_headers(session, extra).endswith("\nX-Panel-Note: egen")
+    assert {row.id for row in session.scalars(select(OutboxMessage).where(send_out_rows(["survey_invitation:7"])))} \
+        == {plain.id, extra.id}
+    assert not session.scalars(select(OutboxMessage).where(send_out_rows(["survey_invitation:8"]))).all()
+
+    assert dispatch().sent == 2
+    received = {str(message["To"]): message for message in smtp_server.messages}
+    assert received["boende1@example.se"]["List-Unsubscribe"] == "<https://p.test/u/1>"
+    assert received["boende2@example.se"]["List-Unsubscribe"] == "<https://p.test/u/2>"
+    assert received["boende2@example.se"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert received["boende2@example.se"]["X-Panel-Note"] == "egen"
+
+
+@pytest.mark.parametrize("headers", ["Subject: kapat", "Bad header", "X-Ok: a\nTo: x@example.se\r"])
+def test_a_shared_body_refuses_headers_a_row_may_not_set(app, session, headers):
+    with pytest.raises(ValueError):
+        add_shared_body(session, TEXT, HTML, headers=headers)
+
+
+def test_a_row_whose_shared_body_is_gone_fails_with_a_reason_and_the_rest_are_sent(
+        app, session, dispatch, smtp_server):
+    body = add_shared_body(session, TEXT, HTML)
+    orphan = shared_row(session, body + 1000, 1)  # body_id is not a foreign key
+    fine = shared_row(session, body, 2)
+    session.commit()
+    stats = dispatch()
+    assert (stats.claimed, stats.sent, stats.failed) == (2, 1, 1)
+    session.expire_all()
+    assert session.get(OutboxMessage, orphan.id).status == OutboxStatus.FAILED
+    assert "shared body" in session.get(OutboxMessage, orphan.id).last_error
+    assert session.get(OutboxMessage, fine.id).status == OutboxStatus.SENT
+    assert [str(m["To"]) for m in smtp_server.messages] == ["boende2@example.se"]
