@@ -5,7 +5,9 @@ one row per invited member and survey, holding the SHA-256 digest of the persona
 link's token (the token itself is never stored; reminders re-derive the same link
 from ``token_secret`` and the app's secret key), the language of the emails and of
 the answering page, the member's stratum at invitation time, and the life cycle
-timestamps invited → opened → started → completed. ``member_id`` becomes NULL when
+timestamps invited → opened → started → completed. Its emails are found through
+their send-out (``panel.models.outbox.OutboxBody.send_out``), not by ids stored here,
+so a send-out never has to fetch 50,000 outbox ids in advance. ``member_id`` becomes NULL when
 the member leaves the panel; the row stays for the survey's statistics.
 
 ``SurveyFielding`` is the survey's targeting and reminder settings (one row per
@@ -77,13 +79,6 @@ class Invitation(Base):
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A revoked link shows the same "link not valid" page as an unknown one.
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The outbox rows of the invitation and of the latest reminder (progress of a
-    # send-out: queued / sent / failed). Plain ids, not foreign keys: outbox rows are
-    # purged on their own schedule, and a foreign key would make each purged row look
-    # through the invitations (and each of 50,000 inserts check the outbox).
-    outbox_message_id: Mapped[int | None] = mapped_column(Integer)
-    reminder_message_id: Mapped[int | None] = mapped_column(Integer)
-
     survey: Mapped[Survey] = relationship()
 
 

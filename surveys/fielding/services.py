@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,14 +37,17 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from panel.db import utcnow
-from panel.mail.outbox import LINK_PLACEHOLDER, PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, render_email
+from panel.mail.outbox import (
+    LINK_PLACEHOLDER, PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, list_unsubscribe_headers, render_email,
+    send_out_rows,
+)
 from panel.members.services import contactable
 from panel.models import District, Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
 from surveys.authoring.services import definition_of, freeze_structure, readiness_problems
 from surveys.definition import SurveyDefinition, text_in
 from surveys.fielding import bulk, sampling
-from surveys.fielding.links import SurveyLinks, UnsubscribeLinks, token_digest
+from surveys.fielding.links import SurveyLinks, UnsubscribeLinks, random_secrets, token_digest
 from surveys.fielding.models import Allocation, Invitation, SurveyFielding, TargetMode
 from surveys.fielding.sampling import Candidate, Reason, Selection, Target
 from surveys.models import Survey, SurveyStatus
@@ -164,7 +168,8 @@ class _Panel:
     """Every member of the panel as candidates, and how to reach the ones that are invited."""
 
     candidates: list[Candidate]
-    contacts: dict[int, tuple[str, str, datetime]]  # id -> (email, language, created_at)
+    contacts: dict[int, tuple[str, str, Any]]  # id -> (email, language, created_at as the driver gives it)
+    created_at: Callable[[Any], datetime]  # the driver's created_at -> an aware datetime
 
 
 def _load_panel(session: Session, settings: SurveyFielding, now: datetime) -> _Panel:
@@ -175,17 +180,22 @@ def _load_panel(session: Session, settings: SurveyFielding, now: datetime) -> _P
             select(Invitation.member_id, func.count(Invitation.id))
             .where(Invitation.created_at >= since, Invitation.member_id.is_not(None))
             .group_by(Invitation.member_id)).all())
-    rows = session.execute(
-        select(Member.id, Member.birth_year, Member.gender, District.code, Member.source, Member.status,
-               Member.paused_until, Member.email, Member.language, Member.created_at)
+    # The whole panel (tens of thousands of rows), read without SQLAlchemy's per-row work;
+    # the few values that need converting are converted where they are used.
+    rows = bulk.fetch_rows(session, select(
+        Member.id, Member.birth_year, Member.gender, District.code, Member.source, Member.status,
+        Member.paused_until, Member.email, Member.language, Member.created_at)
         .join(District, District.id == Member.district_id))
+    to_date = bulk.result_value(session, Member.__table__.c.paused_until)
     candidates, contacts = [], {}
     for (member_id, birth_year, gender, code, source, status, paused_until, email, language,
          created_at) in rows:
+        if paused_until is not None and not isinstance(paused_until, date):
+            paused_until = to_date(paused_until)
         candidates.append(Candidate(member_id, birth_year, gender, code, source, status, paused_until,
                                     recent.get(member_id, 0)))
         contacts[member_id] = (email, language, created_at)
-    return _Panel(candidates, contacts)
+    return _Panel(candidates, contacts, bulk.result_value(session, Member.__table__.c.created_at))
 
 
 def select_members(session: Session, settings: SurveyFielding, *, now: datetime,
@@ -290,39 +300,42 @@ def _letters(template: str, languages: Iterable[str], survey: Survey, defn: Surv
 
 
 class _OutboxBatch:
-    """Outbox rows of one kind, inserted in bulk with their ids known in advance (so the
-    invitations can point at their emails). See :mod:`surveys.fielding.bulk`.
+    """The outbox rows of one send-out (a survey's invitations, or a batch of its reminders),
+    inserted in bulk (see :mod:`surveys.fielding.bulk`).
 
     Each letter (one per language) is stored once as a shared body
     (:class:`panel.models.outbox.OutboxBody`, made here, before any bulk insert uses the
-    connection); a row holds its address, its two links and a pointer to the body, and
-    the dispatcher puts the links in when it sends."""
+    connection) together with the List-Unsubscribe headers and the send-out's label; a
+    row holds only its address, subject, its two links and a pointer to the body, and the
+    dispatcher puts the links in when it sends. The rows get their ids from the database
+    as they are stored: they are found again through their bodies' label
+    (:func:`panel.mail.outbox.send_out_rows`), so nothing has to know them in advance.
+    """
 
-    COLUMNS = ("id", "to_address", "subject", "headers", "body_id", "link", "unsubscribe_link")
+    COLUMNS = ("to_address", "subject", "body_id", "link", "unsubscribe_link")
 
-    def __init__(self, session: Session, *, kind: str, now: datetime, due: datetime,
+    def __init__(self, session: Session, *, kind: str, send_out: str, now: datetime, due: datetime,
                  letters: Iterable[_Letter]) -> None:
         self.session = session
         self.constants = {"kind": kind, "status": OutboxStatus.QUEUED.value, "priority": PRIORITY_BULK,
                           "attempts": 0, "next_attempt_at": due, "created_at": now, "body_text": "",
-                          "body_html": ""}
-        self.bodies = {id(letter): add_shared_body(session, letter.text, letter.html) for letter in letters}
+                          "body_html": "", "headers": ""}
+        headers = list_unsubscribe_headers(_UNSUBSCRIBE)
+        self.bodies = {id(letter): add_shared_body(session, letter.text, letter.html, headers=headers,
+                                                   send_out=send_out) for letter in letters}
 
-    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str, message_id: int) -> tuple:
-        """One email: ``letter`` (one of those given at creation) for ``to`` with its two
-        personal links. ``message_id`` from :meth:`new_ids`."""
-        return (message_id, to, letter.subject,
-                f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                self.bodies[id(letter)], link, unsubscribe)
-
-    def new_ids(self, count: int) -> list[int]:
-        """Ids for the next ``count`` rows. The caller's transaction must already have
-        written something (see :func:`bulk.next_ids`)."""
-        return bulk.next_ids(self.session, OutboxMessage.__table__, count)
+    def row(self, letter: _Letter, *, to: str, link: str, unsubscribe: str) -> tuple:
+        """One email: ``letter`` (one of those given at creation) for ``to`` with its two personal links."""
+        return (to, letter.subject, self.bodies[id(letter)], link, unsubscribe)
 
     def insert(self, rows: Iterable[tuple]) -> None:
         """Insert ``rows`` (from :meth:`row`; a generator is fine)."""
         bulk.insert_rows(self.session, OutboxMessage.__table__, self.COLUMNS, rows, self.constants)
+
+
+def send_out_of(kind: str, survey_id: int) -> str:
+    """The label of a survey's invitations or reminders on their shared bodies."""
+    return f"{kind}:{survey_id}"
 
 
 def _claim_send(session: Session, survey: Survey, now: datetime, sent_by: StaffUser | None) -> SurveyFielding:
@@ -362,36 +375,35 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
         raise FieldingError(_l("Ingen i panelen passar in på urvalet. Ändra villkoren."), None)
     due = max(now, survey.opens_at or now)
     year = local_today(now).year
-    languages = {m.id: survey_language(panel.contacts[m.id][1], defn) for m in selection.invited}
+    language_of = {language: survey_language(language, defn)
+                   for language in {panel.contacts[m.id][1] for m in selection.invited}}
+    languages = {m.id: language_of[panel.contacts[m.id][1]] for m in selection.invited}
     letters = _letters("survey_invitation", languages.values(), survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
-    outbox = _OutboxBatch(session, kind=INVITATION_KIND, now=now, due=due, letters=letters.values())
-    columns = ("member_id", "token_digest", "token_secret", "language", "gender", "age_group", "district_code",
-               "outbox_message_id")
+    to_datetime = panel.created_at
+    outbox = _OutboxBatch(session, kind=INVITATION_KIND, send_out=send_out_of(INVITATION_KIND, survey.id), now=now,
+                          due=due, letters=letters.values())
+    columns = ("member_id", "token_digest", "token_secret", "language", "gender", "age_group", "district_code")
     constants = {"survey_id": survey.id, "created_at": now, "sent_at": now, "reminders_sent": 0}
     age_groups: dict[int, str] = {}
-    invited = sorted(selection.invited, key=lambda m: m.id)
+    invited = sorted(selection.invited, key=attrgetter("id"))
     total = len(invited)
-    message_ids = outbox.new_ids(total)  # before the COPYs below start using the connection
     personal: list[tuple[str, str, str]] = []  # (address, survey link, unsubscribe link) per invitation
 
     # Two streams, so the database stores rows while the next ones are made (PostgreSQL's
     # COPY): first the invitations with their new tokens, then the emails with the links.
     def invitation_rows():
-        for member, message_id in zip(invited, message_ids):
+        for member, raw in zip(invited, random_secrets(total)):
             email, _language, created_at = panel.contacts[member.id]
-            secret, token, digest = links.new()
-            personal.append((email, links.url(token), unsubscribe.url(member.id, created_at)))
+            secret, token, digest = links.new(raw)
+            personal.append((email, links.url(token), unsubscribe.url(member.id, to_datetime(created_at))))
             age = age_groups.get(member.birth_year) or age_groups.setdefault(member.birth_year,
                                                                               member.age_group(year))
-            yield (member.id, digest, secret, languages[member.id], member.gender, age, member.district_code,
-                   message_id)
+            yield (member.id, digest, secret, languages[member.id], member.gender, age, member.district_code)
 
     def emails():
-        for number, (member, message_id, (email, link, unsubscribe_link)) in enumerate(
-                zip(invited, message_ids, personal), 1):
-            yield outbox.row(letters[languages[member.id]], to=email, link=link, unsubscribe=unsubscribe_link,
-                             message_id=message_id)
+        for number, (member, (email, link, unsubscribe_link)) in enumerate(zip(invited, personal), 1):
+            yield outbox.row(letters[languages[member.id]], to=email, link=link, unsubscribe=unsubscribe_link)
             if progress and (number % CHUNK == 0 or number == total):
                 progress(number, total)
 
@@ -464,21 +476,21 @@ def remind_batch(session: Session, survey: Survey, *, now: datetime | None = Non
         select(Member.id, Member.email, Member.created_at).where(Member.id.in_([m.member_id for m in marked])))}
     letters = _letters("survey_reminder", {m.language for m in marked}, survey, defn)
     unsubscribe, links = UnsubscribeLinks(), SurveyLinks()
-    outbox = _OutboxBatch(session, kind=REMINDER_KIND, now=now, due=now, letters=letters.values())
+    outbox = _OutboxBatch(session, kind=REMINDER_KIND, send_out=send_out_of(REMINDER_KIND, survey.id), now=now,
+                          due=now, letters=letters.values())
     rows, changes = [], []
-    for (invitation_id, member_id, language, secret, digest), message_id in zip(
-            sorted(marked), outbox.new_ids(len(marked))):
+    for invitation_id, member_id, language, secret, digest in sorted(marked):
         email, created_at = contacts[member_id]
         token = links.token_for(secret) if secret else None
         if token is None or token_digest(token) != digest:
             # The link cannot be derived (no secret, or SECRET_KEY changed): a new one.
             secret, token, digest = links.new()
+            changes.append({"id": invitation_id, "token_secret": secret, "token_digest": digest})
         rows.append(outbox.row(letters[language], to=email, link=links.url(token),
-                               unsubscribe=unsubscribe.url(member_id, created_at), message_id=message_id))
-        changes.append({"id": invitation_id, "token_secret": secret, "token_digest": digest,
-                        "reminder_message_id": message_id})
+                               unsubscribe=unsubscribe.url(member_id, created_at)))
     outbox.insert(rows)
-    session.execute(update(Invitation), changes)
+    if changes:
+        session.execute(update(Invitation), changes)
     return len(marked)
 
 
@@ -518,10 +530,9 @@ def _drop_unsent_mail(session: Session, survey_ids: list[int]) -> int:
     """Delete the invitations and reminders of closed surveys that are still waiting in the
     outbox: they would invite to a survey that no longer takes answers. (Deleted rather than
     marked failed, so nobody sends them again from the failed-mail page.)"""
-    ours = select(Invitation.outbox_message_id).where(Invitation.survey_id.in_(survey_ids)).union(
-        select(Invitation.reminder_message_id).where(Invitation.survey_id.in_(survey_ids)))
+    send_outs = [send_out_of(kind, survey_id) for survey_id in survey_ids for kind in (INVITATION_KIND, REMINDER_KIND)]
     return session.execute(
-        delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.id.in_(ours))
+        delete(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED, send_out_rows(send_outs))
         .execution_options(synchronize_session=False)).rowcount
 
 
@@ -546,13 +557,13 @@ class MailProgress:
         return self.queued + self.sending + self.sent + self.failed
 
 
-def mail_progress(session: Session, survey: Survey, column=Invitation.outbox_message_id) -> MailProgress:
-    """Queued / sending / sent / failed of the invitation emails (or, with
-    ``column=Invitation.reminder_message_id``, of the latest reminders)."""
+def mail_progress(session: Session, survey: Survey, kind: str = INVITATION_KIND) -> MailProgress:
+    """Queued / sending / sent / failed of the survey's invitation emails (or, with
+    ``kind=REMINDER_KIND``, of all its reminder emails). Sent rows purged from the outbox
+    are no longer counted."""
     rows = session.execute(
-        select(OutboxMessage.status, func.count(OutboxMessage.id))
-        .join(Invitation, column == OutboxMessage.id)
-        .where(Invitation.survey_id == survey.id)
+        select(OutboxMessage.status, func.count())
+        .where(send_out_rows([send_out_of(kind, survey.id)]))
         .group_by(OutboxMessage.status))
     progress = MailProgress()
     for status, count in rows:

@@ -26,7 +26,6 @@ from panel.web import render_error
 from surveys.authoring.services import definition_of, readiness_problems
 from surveys.fielding import services
 from surveys.fielding.forms import ButtonForm, ScheduleForm, TargetForm, as_local_input
-from surveys.fielding.models import Invitation
 from surveys.fielding.sampling import NO_AGE_BAND, Reason, Target
 from surveys.models import Survey
 
@@ -84,7 +83,7 @@ def show(survey_id: int):
     survey = db.get_or_404(Survey, survey_id)
     settings = services.fielding_of(db.session, survey)
     return _page("show", survey, settings=settings, invitations=services.mail_progress(db.session, survey),
-                 reminders=services.mail_progress(db.session, survey, Invitation.reminder_message_id),
+                 reminders=services.mail_progress(db.session, survey, services.REMINDER_KIND),
                  due=services.reminders_due(db.session, survey), stats=services.fielding_stats(db.session, survey),
                  schedule=ScheduleForm(data={"closes_at": as_local_input(survey.closes_at),
                                              "reminder_after_days": str(settings.reminder_after_days),
@@ -296,8 +295,8 @@ def remind_command(survey_id: int) -> None:
 def status_command(survey_id: int) -> None:
     """Print the survey's sending progress and its invited/opened/started/completed totals."""
     survey = _survey_or_fail(survey_id)
-    for name, column in (("invitations", Invitation.outbox_message_id), ("reminders", Invitation.reminder_message_id)):
-        mail = services.mail_progress(db.session, survey, column)
+    for name, kind in (("invitations", services.INVITATION_KIND), ("reminders", services.REMINDER_KIND)):
+        mail = services.mail_progress(db.session, survey, kind)
         click.echo(f"{name}: {mail.sent}/{mail.total} sent, {mail.queued + mail.sending} waiting, {mail.failed} failed")
     total = services.fielding_stats(db.session, survey).total
     click.echo(f"invited {total.invited}, opened {total.opened}, started {total.started}, completed {total.completed}")

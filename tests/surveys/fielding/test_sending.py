@@ -51,7 +51,7 @@ def test_invitations_arrive_over_smtp_with_a_personal_link_that_opens_the_survey
         token = links[email].removeprefix("/s/")
         assert len(token) >= 43  # 256 bits, base64url
         assert row.token_digest == hashlib.sha256(token.encode()).hexdigest()
-        assert row.sent_at is not None and row.outbox_message_id is not None
+        assert row.sent_at is not None
     # The token itself is stored nowhere in the invitations table.
     dump = " ".join(str(value) for row in session.execute(text("SELECT * FROM survey_invitation")) for value in row)
     assert not any(link.removeprefix("/s/") in dump for link in links.values())

@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 from panel.mail.outbox import LINK_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from panel.models import OutboxMessage
 from panel.models.outbox import OutboxBody
+from surveys.fielding import services
+from surveys.models import Survey
 from tests.surveys.fielding.support import (
     configure, deliver, html_of, invitations, make_panel, make_survey, send_now, survey_link, text_of,
 )
@@ -32,7 +34,9 @@ def test_invitations_share_one_body_per_language_and_each_email_gets_its_own_lin
             assert LINK_PLACEHOLDER in part and UNSUBSCRIBE_PLACEHOLDER in part
             assert not any(m.email in part for m in members)
             assert not any(row.link in part or row.unsubscribe_link in part for row in rows)
-    assert all(row.outbox_message_id in {r.id for r in rows} for row in invitations(session, survey.id))
+    assert all(row.headers == "" for row in rows)  # List-Unsubscribe is in the shared body
+    assert {body.send_out for body in bodies} == {f"survey_invitation:{survey.id}"}
+    assert len(invitations(session, survey.id)) == 5
 
     assert deliver(app).sent == 5
     by_address = {str(message["To"]): message for message in smtp_server.messages}
@@ -57,3 +61,7 @@ def test_a_second_send_out_gets_bodies_of_its_own(app, session, smtp_server, exa
     send_now(app, second.id)
     assert session.scalar(select(func.count(OutboxBody.id))) == 2
     assert session.scalar(select(func.count(func.distinct(OutboxMessage.body_id)))) == 2
+    assert set(session.scalars(select(OutboxBody.send_out))) == {f"survey_invitation:{first.id}",
+                                                                 f"survey_invitation:{second.id}"}
+    first_survey = session.get(Survey, first.id)
+    assert services.mail_progress(session, first_survey).queued == 2  # only its own rows
