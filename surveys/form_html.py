@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -123,9 +124,17 @@ def _field(field, out: list[str], texts: dict[str, str]) -> None:
         _single(field, out, texts)
 
 
+_TEXTS: dict[str, dict[str, str]] = {}
+
+
 def _texts() -> dict[str, str]:
-    return {"required": f' <span class="required">({escape(_("obligatorisk"))})</span>',
-            "error": str(escape(_("Fel:")))}
+    """The markup's own words in the page's language (made once per language)."""
+    language = str(get_locale())
+    texts = _TEXTS.get(language)
+    if texts is None:
+        texts = _TEXTS[language] = {"required": f' <span class="required">({escape(_("obligatorisk"))})</span>',
+                                    "error": str(escape(_("Fel:")))}
+    return texts
 
 
 def questions_html(form) -> Markup:

@@ -16,18 +16,26 @@ a one-value question. The caller (the view) should run inside
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
-from wtforms import Field, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import StopValidation
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from surveys.definition import (
@@ -256,8 +264,83 @@ class QuestionFields:
         return f"question-{self.question.key}"
 
 
+class _LazyCSRFTokenField(CSRFTokenField):
+    """The CSRF field, making its token only when the page is written (a POST that is
+    saved and redirected never shows it)."""
+
+    @property
+    def current_token(self) -> str:
+        token = self.__dict__.get("_token")
+        if token is None:
+            token = self._token = self.csrf_impl.generate_csrf_token(self)
+        return token
+
+    @current_token.setter
+    def current_token(self, value: str | None) -> None:
+        self._token = value
+
+    def process(self, *args, **kwargs) -> None:
+        HiddenField.process(self, *args, **kwargs)
+
+
+class SessionCSRF(_FlaskFormCSRF):
+    """Flask-WTF's per-session CSRF check, with a token that is cheap to make and check.
+
+    As in Flask-WTF, the session holds a random secret (``session["csrf_token"]``, made
+    on first use) and the form carries a token derived from it with the application's
+    key, checked against the session of the request that sends the form, and older than
+    ``WTF_CSRF_TIME_LIMIT`` seconds (when set) refused. Flask-WTF signs with itsdangerous,
+    which derives its key and builds a serializer for every token (a tenth of a page
+    request); here the token is ``<time>.<HMAC-SHA256(key, secret.time)>`` with the key
+    made once per application key.
+    """
+
+    field_class = _LazyCSRFTokenField
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        name = self.meta.csrf_field_name
+        secret = session.get(name)
+        if not isinstance(secret, str):
+            secret = session[name] = hashlib.sha1(os.urandom(64)).hexdigest()
+        stamp = format(int(time.time()), "x")
+        return f"{stamp}.{_csrf_mac(self.meta.csrf_secret, secret, stamp)}"
+
+    def validate_csrf_token(self, form, field) -> None:
+        secret = session.get(self.meta.csrf_field_name)
+        token = field.data
+        if not isinstance(token, str) or not token:
+            raise ValidationError("The CSRF token is missing.")
+        if not isinstance(secret, str):
+            raise ValidationError("The CSRF session token is missing.")
+        stamp, _dot, mac = token.partition(".")
+        if not 0 < len(stamp) <= 12 or not all(c in "0123456789abcdef" for c in stamp):
+            raise ValidationError("The CSRF token is invalid.")
+        if not hmac.compare_digest(mac, _csrf_mac(self.meta.csrf_secret, secret, stamp)):
+            raise ValidationError("The CSRF token is invalid.")
+        limit = self.meta.csrf_time_limit
+        if limit is not None and time.time() - int(stamp, 16) > limit:
+            raise ValidationError("The CSRF token has expired.")
+
+
+_csrf_keys: dict[str | bytes, Any] = {}
+
+
+def _csrf_mac(key: str | bytes, secret: str, stamp: str) -> str:
+    base = _csrf_keys.get(key)
+    if base is None:
+        raw = key.encode() if isinstance(key, str) else key
+        base = _csrf_keys[key] = hmac.new(hashlib.sha256(b"surveys.forms.SessionCSRF" + raw).digest(),
+                                          digestmod=hashlib.sha256)
+    mac = base.copy()
+    mac.update(f"{secret}.{stamp}".encode())
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
 class SurveyPageForm(FlaskForm):
     """Base class of the page forms built by :func:`build_page_form`."""
+
+    class Meta:
+        csrf_class = SessionCSRF
 
     questions: list[QuestionFields]
     language: str

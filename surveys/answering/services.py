@@ -16,11 +16,16 @@ The flow (the views in :mod:`surveys.answering.views` call these in order):
 4. :func:`start` (the POST behind the start button) notes the start and creates the
    draft that holds answers in progress; the view then keeps the invitation in the
    signed session cookie, and the token leaves the URL.
-5. :func:`save_page` stores one page's answers and says which page comes next;
-   :func:`complete` stores the response when every page the resident sees is done.
+5. :func:`respondent` reads a respondent session's invitation, survey and draft in one
+   SELECT; :func:`save_page` changes the draft with one page's answers and says which
+   page comes next, :func:`store_draft` writes it (one UPDATE), and :func:`complete`
+   stores the response when every page the resident sees is done.
 
-Times are aware UTC datetimes; the caller passes ``now``. Nothing here commits: the view
-owns the transaction.
+The link and the start work on ORM objects in a ``Session``. The pages behind them are
+the busiest requests of the application and work with SQLAlchemy Core on a
+``Connection``: plain rows (:class:`Link`, :class:`Draft`) instead of ORM objects,
+statements built once. Times are aware UTC datetimes; the caller passes ``now``.
+Nothing here commits: the view owns the transaction.
 
 Age bands follow SCB's population tables: the age attained during the current year
 (year of answering minus birth year), banded with ``analysis.targets.DEFAULT_AGE_BANDS``.
@@ -30,22 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from panel.members.services import age_group
-from panel.models import Member
+from panel.models import District, Member
 from surveys.answering.models import AnswerDraft, Completion, LinkFailure, SurveyResponse
 from surveys.authoring.services import definition_of
-from surveys.definition import Page, QuestionType, SurveyDefinition
+from surveys.definition import Page, QuestionType, SurveyDefinition, parse_definition
 from surveys.fielding.models import Invitation
 from surveys.forms import expected_pages, next_page, previous_page, prune_answers, visible_questions
 from surveys.models import Survey, SurveyStatus
@@ -212,57 +218,123 @@ def start(session: Session, invitation: Invitation, *, language: str, now: datet
     return draft
 
 
-def _respondent_queries():
-    """The statements of :func:`respondent`, built once (building them cost as much as running them)."""
-    with_survey = joinedload(Invitation.survey, innerjoin=True).defer(Survey.definition)
-    invitation_id = bindparam("invitation_id", type_=Integer)
-    by_id = select(Invitation, AnswerDraft).options(with_survey).where(Invitation.id == invitation_id)
-    return {
-        "read": by_id.outerjoin(AnswerDraft, AnswerDraft.invitation_id == Invitation.id),
-        "lock": by_id.join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).with_for_update(of=AnswerDraft),
-        "invitation": select(Invitation).options(with_survey).where(Invitation.id == invitation_id),
-    }
+# --- the respondent session (SQLAlchemy Core: plain rows, no ORM objects) ---------------
 
 
-_RESPONDENT_QUERIES = _respondent_queries()
+@dataclass(slots=True)
+class SurveyState:
+    """What the respondent pages need of a survey row (not its definition)."""
+
+    id: int
+    status: str
+    opens_at: datetime | None
+    closes_at: datetime | None
+    revision: int
+    updated_at: datetime | None
+    anonymous: bool
 
 
-def respondent(session: Session, invitation_id: Any, survey_id: Any, *, now: datetime,
-               grace: timedelta, lock: bool = False) -> tuple[Invitation, AnswerDraft | None]:
-    """The invitation (with its survey) and its draft, for a respondent session.
+@dataclass(slots=True)
+class Link:
+    """A respondent's invitation as read for a page; reads like an :class:`Invitation`."""
 
-    One query. With ``lock`` the draft's row stays locked until the transaction ends
-    (PostgreSQL), so that two tabs saving at once do not overwrite each other's page;
-    only an inner join can lock the draft, so a missing draft costs a second query.
-    Raises NoRespondent when the session names nothing usable, LinkInvalid when the
-    link has since been revoked or expired or the member left. The caller checks
-    :func:`check_answerable` (a completed invitation has no draft).
+    id: int
+    survey_id: int
+    member_id: int | None
+    language: str
+    revoked_at: datetime | None
+    completed_at: datetime | None
+    survey: SurveyState
+
+
+@dataclass(slots=True)
+class Draft:
+    """A respondent's answers in progress as read for a page; reads like an :class:`AnswerDraft`.
+
+    :func:`save_page` and :func:`go_back` change it in memory; :func:`store_draft` writes it.
     """
-    if not isinstance(invitation_id, int) or not isinstance(survey_id, int):
+
+    invitation_id: int
+    language: str
+    answers: dict[str, Any]
+    pages_done: dict[str, Any]
+    page_key: str | None
+    updated_at: datetime | None = None
+
+
+_invitation_id = bindparam("invitation_id", type_=Integer)
+_LINK_COLUMNS = (Invitation.id, Invitation.survey_id, Invitation.member_id, Invitation.language,
+                 Invitation.revoked_at, Invitation.completed_at, Survey.status, Survey.opens_at, Survey.closes_at,
+                 Survey.revision, Survey.updated_at, Survey.anonymous)
+_DRAFT_COLUMNS = (AnswerDraft.invitation_id, AnswerDraft.language, AnswerDraft.answers, AnswerDraft.pages_done,
+                  AnswerDraft.page_key)
+# The statements are built once: building them costs as much as running them.
+_READ = (select(*_LINK_COLUMNS, *_DRAFT_COLUMNS).join(Survey, Survey.id == Invitation.survey_id)
+         .outerjoin(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).where(Invitation.id == _invitation_id))
+# Only an inner join can lock the draft's row (FOR UPDATE OF): a missing draft costs _LINK.
+_LOCK = (select(*_LINK_COLUMNS, *_DRAFT_COLUMNS).join(Survey, Survey.id == Invitation.survey_id)
+         .join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).where(Invitation.id == _invitation_id)
+         .with_for_update(of=AnswerDraft))
+_LINK = select(*_LINK_COLUMNS).join(Survey, Survey.id == Invitation.survey_id).where(Invitation.id == _invitation_id)
+# (An UPDATE's parameters named as columns are its SET clause.)
+_STORE_DRAFT = update(AnswerDraft).where(AnswerDraft.invitation_id == bindparam("draft_of", type_=Integer))
+_DEFINITION = select(Survey.definition).where(Survey.id == bindparam("survey_id", type_=Integer))
+
+
+def _link_of(row) -> Link:
+    return Link(row[0], row[1], row[2], row[3], row[4], row[5],
+                SurveyState(row[1], row[6], row[7], row[8], row[9], row[10], row[11]))
+
+
+def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, now: datetime,
+               grace: timedelta, lock: bool = False) -> tuple[Link, Draft | None]:
+    """The invitation (with its survey) and its draft, for a respondent session: one SELECT.
+
+    With ``lock`` the draft's row stays locked until the transaction ends (PostgreSQL),
+    so that two tabs saving at once do not overwrite each other's page; a missing draft
+    then costs a second query. Raises NoRespondent when the session names nothing usable,
+    LinkInvalid when the link has since been revoked or expired or the member left. The
+    caller checks :func:`check_answerable` (a completed invitation has no draft).
+    """
+    if not isinstance(invitation_id, int) or not isinstance(survey_id, int) or not 0 < invitation_id < 2**31:
         raise NoRespondent()
     parameters = {"invitation_id": invitation_id}
-    row = session.execute(_RESPONDENT_QUERIES["lock" if lock else "read"], parameters).first()
-    invitation, draft = row if row is not None else (None, None)
-    if invitation is None and lock:
-        invitation = session.scalar(_RESPONDENT_QUERIES["invitation"], parameters)
-    if invitation is None or invitation.survey_id != survey_id:
+    row = connection.execute(_LOCK if lock else _READ, parameters).first()
+    if row is None and lock:
+        row = connection.execute(_LINK, parameters).first()
+    if row is None or row[1] != survey_id:
         raise NoRespondent()
-    check_link(invitation, now=now, grace=grace)
-    if draft is None and invitation.completed_at is None:
-        session.refresh(invitation)  # another request may just have stored the response
-    return invitation, draft
+    link = _link_of(row)
+    check_link(link, now=now, grace=grace)
+    draft = Draft(row[12], row[13], row[14], row[15], row[16]) if len(row) > 12 and row[12] is not None else None
+    return link, draft
 
 
-_definitions: dict[tuple[int, int, datetime], SurveyDefinition] = {}
+def store_draft(connection: Connection, draft: Draft) -> None:
+    """Write a draft changed by :func:`save_page` or :func:`go_back` (the caller commits)."""
+    connection.execute(_STORE_DRAFT, {"draft_of": draft.invitation_id, "answers": draft.answers,
+                                      "pages_done": draft.pages_done, "page_key": draft.page_key,
+                                      "language": draft.language, "updated_at": draft.updated_at})
 
 
-def definition(survey: Survey) -> SurveyDefinition:
+_definitions: dict[tuple[int, int, datetime | None], SurveyDefinition] = {}
+
+
+def definition(survey: Survey | SurveyState, connection: Connection | None = None) -> SurveyDefinition:
     """The survey's parsed definition, kept per process until the survey row changes
-    (its revision or update time), so that a page view does not read and parse it."""
+    (its revision or update time), so that a page view does not read and parse it.
+
+    ``survey`` is a Survey row, or the :class:`SurveyState` of a respondent's page with
+    the ``connection`` to read the definition from when it is not kept yet.
+    """
     key = (survey.id, survey.revision, survey.updated_at)
     found = _definitions.get(key)
     if found is None:
-        found = definition_of(survey)
+        if isinstance(survey, Survey):
+            found = definition_of(survey)
+        else:
+            assert connection is not None, "a SurveyState needs a connection to read its definition"
+            found = parse_definition(connection.execute(_DEFINITION, {"survey_id": survey.id}).scalar_one())
         if len(_definitions) >= 64:
             _definitions.clear()
         _definitions[key] = found
@@ -386,52 +458,64 @@ def snapshot(member: Member, now: datetime) -> tuple[str, str, str]:
 
     The age band is that of the age attained this year (Swedish calendar year).
     """
-    return member.gender, age_group(member.birth_year, now.astimezone(STOCKHOLM).date()), member.district.code
+    return _snapshot(member.gender, member.birth_year, member.district.code, now)
 
 
-def complete(session: Session, invitation: Invitation, draft: AnswerDraft, defn: SurveyDefinition,
-             *, anonymous: bool, now: datetime) -> SurveyResponse:
-    """Store the response and delete the draft, once per invitation.
+def _snapshot(gender: str, birth_year: int, district_code: str, now: datetime) -> tuple[str, str, str]:
+    return gender, age_group(birth_year, now.astimezone(STOCKHOLM).date()), district_code
+
+
+_PROFILE = (select(Member.gender, Member.birth_year, District.code).join(District, District.id == Member.district_id)
+            .where(Member.id == bindparam("member_id", type_=Integer)))
+_MARK_COMPLETED = (update(Invitation).where(Invitation.id == _invitation_id, Invitation.completed_at.is_(None),
+                                            Invitation.revoked_at.is_(None))
+                   .values(completed_at=bindparam("now")).execution_options(synchronize_session=False))
+_DELETE_DRAFT = delete(AnswerDraft).where(AnswerDraft.invitation_id == _invitation_id)
+
+
+def complete(connection: Connection | Session, invitation: Invitation | Link, draft: AnswerDraft | Draft,
+             defn: SurveyDefinition, *, anonymous: bool, now: datetime) -> uuid.UUID:
+    """Store the response and delete the draft, once per invitation; the response's id.
 
     Exactly one response per invitation is enforced by the database: the invitation is
     marked completed by a conditional UPDATE that only one transaction can win, and a
     ``survey_completion`` row keyed by the invitation is inserted alongside. Raises
     AlreadyAnswered when another request got there first; the caller must then roll back.
+    Core statements only, so it runs on a respondent page's connection and in an ORM
+    session (the demo) alike.
     """
-    member = session.get(Member, invitation.member_id) if invitation.member_id is not None else None
-    if member is None:
+    profile = (connection.execute(_PROFILE, {"member_id": invitation.member_id}).first()
+               if invitation.member_id is not None else None)
+    if profile is None:
         raise LinkInvalid()
-    won = session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.completed_at.is_(None), Invitation.revoked_at.is_(None))
-        .values(completed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    won = connection.execute(_MARK_COMPLETED, {"invitation_id": invitation.id, "now": now})
     if won.rowcount != 1:
         raise AlreadyAnswered()
-    gender, band, district_code = snapshot(member, now)
-    response = SurveyResponse(
-        survey_id=invitation.survey_id, language=draft.language,
-        submitted_at=now.replace(hour=0, minute=0, second=0, microsecond=0) if anonymous else now,
-        gender=gender, age_group=band, district_code=district_code,
-        answers=prune_answers(defn, draft.answers),
-        invitation_id=None if anonymous else invitation.id,
-        member_id=None if anonymous else member.id,
-    )
-    session.add(Completion(invitation_id=invitation.id))
-    session.add(response)
-    session.delete(draft)
+    gender, band, district_code = _snapshot(*profile, now)
+    response_id = uuid.uuid4()
     try:
-        session.flush()
+        connection.execute(insert(Completion).values(invitation_id=invitation.id))
+        connection.execute(insert(SurveyResponse).values(
+            id=response_id, survey_id=invitation.survey_id, language=draft.language,
+            submitted_at=now.replace(hour=0, minute=0, second=0, microsecond=0) if anonymous else now,
+            gender=gender, age_group=band, district_code=district_code,
+            answers=prune_answers(defn, draft.answers),
+            invitation_id=None if anonymous else invitation.id,
+            member_id=None if anonymous else invitation.member_id,
+        ))
     except IntegrityError as error:
         raise AlreadyAnswered() from error
-    set_committed_value(invitation, "completed_at", now)  # written by the UPDATE above
-    return response
+    connection.execute(_DELETE_DRAFT, {"invitation_id": invitation.id})
+    if isinstance(invitation, Invitation):
+        set_committed_value(invitation, "completed_at", now)  # written by the UPDATE above
+    else:
+        invitation.completed_at = now
+    return response_id
 
 
-def is_completed(session: Session, invitation_id: int) -> bool:
+def is_completed(connection: Connection | Session, invitation_id: int) -> bool:
     """Whether the invitation's response is stored (read afresh from the database)."""
-    return session.scalar(select(Invitation.completed_at).where(Invitation.id == invitation_id)) is not None
+    return connection.scalar(select(Invitation.completed_at).where(Invitation.id == invitation_id)) is not None
 
 
 def delete_abandoned_drafts(session: Session, *, now: datetime, grace: timedelta) -> int:

@@ -22,6 +22,7 @@ import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from panel.db import utcnow
@@ -29,7 +30,7 @@ from panel.extensions import csrf, db
 from panel.web import render_error
 from surveys.answering import services
 from surveys.answering.forms import EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm, replace_csrf_error
-from surveys.answering.models import AnswerDraft
+from surveys.answering.pages import render_page
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
 from surveys.form_html import csrf_html, error_summary_html, questions_html
@@ -139,14 +140,17 @@ def _landing_page(invitation: Invitation, defn: SurveyDefinition, language: str,
 
 
 # --- the respondent session -------------------------------------------------------------
+# The busiest requests of the application: plain rows through one Core connection per
+# request (no ORM session), the page written around a kept shell (pages.py).
 
 
 @dataclass
 class Respondent:
-    invitation: Invitation
-    draft: AnswerDraft | None
+    invitation: services.Link
+    draft: services.Draft | None
     defn: SurveyDefinition
     language: str
+    connection: Connection
 
 
 def respondent_view(view):
@@ -154,37 +158,41 @@ def respondent_view(view):
 
     No session gives a page saying to open the link again; a link revoked since gives
     the "link not valid" page; a survey that has closed says so; an already stored
-    response leads to the thanks page.
+    response leads to the thanks page. The view gets the request's database connection
+    (``respondent.connection``) and commits on it.
     """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         state = session.get(SESSION_KEY) or {}
-        try:
-            invitation, draft = services.respondent(
-                db.session, state.get("invitation"), state.get("survey"), now=utcnow(), grace=_grace(),
-                lock=request.method == "POST")
-        except services.NoRespondent:
-            return _no_session()
-        except services.LinkInvalid:
-            return _invalid_link()
-        defn = services.definition(invitation.survey)
-        language = services.language_for(defn, draft.language if draft else state.get("language"),
-                                          invitation.language)
-        with force_locale(language):
+        with db.engine.connect() as connection:
+            if request.method == "GET":  # reads only: no BEGIN and ROLLBACK around its one SELECT
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             try:
-                return view(Respondent(invitation, draft, defn, language), *args, **kwargs)
-            except services.AlreadyAnswered:
-                db.session.rollback()
-                return redirect(url_for(".thanks"))
-            except services.AnsweringError as error:
-                db.session.rollback()
-                return _stopped(error, invitation.survey, defn, language)
+                invitation, draft = services.respondent(
+                    connection, state.get("invitation"), state.get("survey"), now=utcnow(), grace=_grace(),
+                    lock=request.method == "POST")
+            except services.NoRespondent:
+                return _no_session()
+            except services.LinkInvalid:
+                return _invalid_link()
+            defn = services.definition(invitation.survey, connection)
+            language = services.language_for(defn, draft.language if draft else state.get("language"),
+                                              invitation.language)
+            with force_locale(language):
+                try:
+                    return view(Respondent(invitation, draft, defn, language, connection), *args, **kwargs)
+                except services.AlreadyAnswered:
+                    connection.rollback()
+                    return redirect(url_for(".thanks"))
+                except services.AnsweringError as error:
+                    connection.rollback()
+                    return _stopped(error, invitation.survey, defn, language)
 
     return wrapper
 
 
-def _answering(respondent: Respondent) -> AnswerDraft:
+def _answering(respondent: Respondent) -> services.Draft:
     """The draft, once the survey is known to take answers from this respondent."""
     services.check_answerable(respondent.invitation, utcnow())
     if respondent.draft is None:
@@ -229,36 +237,38 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
     A database failure shows the page again, with what the resident typed and a
     message that it was not saved: it is rendered from what is in memory.
     """
-    draft, defn, now = respondent.draft, respondent.defn, utcnow()
+    draft, defn, connection, now = respondent.draft, respondent.defn, respondent.connection, utcnow()
     assert draft is not None
-    context = _page_context(respondent, page)
-    invitation_id, survey_id = respondent.invitation.id, respondent.invitation.survey_id
+    context = _page_context(respondent, page)  # as the page was shown, before the answers change the draft
     try:
         target = services.save_page(draft, defn, page, clean_answers(form), now=now) if valid else page
         if back:
             target = services.go_back(draft, defn, page, now=now)
-        elif target is None:
-            services.complete(db.session, respondent.invitation, draft, defn,
+        if target is None:
+            services.complete(connection, respondent.invitation, draft, defn,
                               anonymous=respondent.invitation.survey.anonymous, now=now)
-        db.session.commit()
+        else:
+            services.store_draft(connection, draft)
+        connection.commit()
     except SQLAlchemyError:
-        db.session.rollback()
-        if _completed_meanwhile(invitation_id):
+        connection.rollback()
+        if _completed_meanwhile(connection, respondent.invitation.id):
             return redirect(url_for(".thanks"))
-        current_app.logger.exception("answers to page %s of survey %s not saved", page.key, survey_id)
+        current_app.logger.exception("answers to page %s of survey %s not saved", page.key,
+                                     respondent.invitation.survey_id)
         form.form_errors.append(str(NOT_SAVED))
-        return _render("page.html", defn, respondent.language, 503, form=form, page=page, **context)
+        return _page(respondent, page, form, 503, context)
     if target is None:
         return redirect(url_for(".thanks"))
     return redirect(url_for(".page", page_key=target.key))
 
 
-def _completed_meanwhile(invitation_id: int) -> bool:
+def _completed_meanwhile(connection: Connection, invitation_id: int) -> bool:
     """After a failed save: did another tab or click store the response? (No, if the database is down.)"""
     try:
-        return services.is_completed(db.session, invitation_id)
+        return services.is_completed(connection, invitation_id)
     except SQLAlchemyError:
-        db.session.rollback()
+        connection.rollback()
         return False
 
 
@@ -271,9 +281,9 @@ def _page_context(respondent: Respondent, page: Page) -> dict:
             "anonymous": respondent.invitation.survey.anonymous}
 
 
-def _page(respondent: Respondent, page: Page, form, status: int = 200):
-    return _render("page.html", respondent.defn, respondent.language, status, form=form, page=page,
-                   **_page_context(respondent, page))
+def _page(respondent: Respondent, page: Page, form, status: int = 200, context: dict | None = None):
+    return render_page(respondent.defn, respondent.invitation.survey, page, respondent.language, form,
+                       **(context or _page_context(respondent, page))), status
 
 
 @bp.get("/thanks")

@@ -7,9 +7,8 @@ import html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from surveys.answering.models import AnswerDraft, SurveyResponse
 from tests.surveys.answering.builders import TWO_PAGES, VARDAG, invite, make_survey, start, submit, token_on
@@ -103,7 +102,7 @@ def test_a_database_failure_says_the_page_was_not_saved_and_keeps_the_answers(re
     def failing_commit(self):
         raise OperationalError("COMMIT", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(Session, "commit", failing_commit)
+    monkeypatch.setattr(Connection, "commit", failing_commit)  # the page's own connection
     response = respondent.post("/s/answer/p1", data={"csrf_token": token, "nav": "next", "farg": "bla",
                                                      "namn": "Mitt <svar>"})
     monkeypatch.undo()

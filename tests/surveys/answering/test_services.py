@@ -128,3 +128,33 @@ def test_unfinished_answers_of_closed_surveys_and_of_members_who_left_are_purged
     assert "deleted 2 unfinished answer drafts" in result.output
     session.expire_all()
     assert set(session.scalars(select(AnswerDraft.invitation_id))) == {kept.id, grace.id}
+
+
+def test_completing_in_an_orm_session_as_the_demo_does(app, session):
+    """complete() is written in Core statements for the pages' connection; the demo calls it
+    with its ORM session and objects, after start() and save_page() on an ORM draft."""
+    from panel.db import utcnow
+    from surveys.answering.models import Completion, SurveyResponse
+    from surveys.fielding.models import Invitation
+    from tests.surveys.answering.builders import invite, make_survey
+
+    survey = make_survey(session, TWO_PAGES, anonymous=False)
+    invitation, _token = invite(session, survey)
+    session.commit()
+    defn, now = parse_definition(TWO_PAGES), utcnow()
+    draft = services.start(session, invitation, language="en", now=now)
+    assert services.save_page(draft, defn, defn.pages[0], {"farg": "rod", "namn": None}, now=now) == defn.pages[1]
+    assert services.save_page(draft, defn, defn.pages[1], {"tycker": "Bra"}, now=now) is None
+    response_id = services.complete(session, invitation, draft, defn, anonymous=False, now=now)
+    session.commit()
+
+    assert invitation.completed_at == now  # the ORM object knows, without a second UPDATE
+    session.expire_all()
+    response = session.get(SurveyResponse, response_id)
+    assert response.answers == {"farg": "rod", "namn": None, "tycker": "Bra"} and response.language == "en"
+    assert (response.invitation_id, response.member_id) == (invitation.id, invitation.member_id)
+    assert session.get(AnswerDraft, invitation.id) is None and session.get(Completion, invitation.id) is not None
+    assert session.get(Invitation, invitation.id).completed_at is not None
+    with pytest.raises(services.AlreadyAnswered):
+        services.complete(session, invitation, draft, defn, anonymous=False, now=now)
+    session.rollback()
