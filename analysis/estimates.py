@@ -626,6 +626,11 @@ class _Choice:
         """Number of columns (reported categories)."""
         return int(self.report.size)
 
+    @cached_property
+    def slots(self) -> np.ndarray:
+        """Each answer's code, with ``size`` (one past the categories) for missing."""
+        return np.where(self.codes >= 0, self.codes, self.size)
+
     def indicators(self) -> np.ndarray:
         """The n x width 0/1 columns, NaN where the answer is missing."""
         out = (self.codes[:, None] == self.report[None, :]).astype(float)
@@ -752,12 +757,14 @@ def _choice_stats(
     # per-row weights of the group sums, formed once for all questions
     live_weights = None if all_live else live.astype(float)
     square_weights = w * w if n >= 2 and not adjusted else None
+    # every weight 1 (the unweighted figures): the sums of w and w^2 are the counts
+    unit = not adjusted and all_live and bool(np.all(w == 1.0))
     base_square = None if not cell_form or form is None or form.base is None else form.base * form.base
     for choice in choices:
         k = choice.size
         report = choice.report
         index = groups * (k + 1)
-        index += np.where(choice.codes >= 0, choice.codes, k)
+        index += choice.slots
         if cell_form:
             shape: tuple[int, ...] = (n_cells, size + 1, k + 1)
         else:
@@ -768,8 +775,8 @@ def _choice_stats(
                        length: int = length) -> np.ndarray:
             return np.bincount(index, weights=weights, minlength=length).reshape(shape).astype(float, copy=False)
 
-        w1_full = group_sums(w)
         count_full = group_sums(None) if (cell_form or all_live) else None
+        w1_full = count_full if unit and count_full is not None else group_sums(w)
         live_full = count_full if live_weights is None else group_sums(live_weights)
         assert live_full is not None
         w1 = w1_full.sum(axis=0) if cell_form else w1_full
@@ -784,7 +791,7 @@ def _choice_stats(
         width = report.size
         var = np.full((size, width), np.nan)
         if n >= 2 and not adjusted:
-            w2 = group_sums(square_weights)
+            w2 = w1_full if unit else group_sums(square_weights)
             w2_cat = w2[:size, report]
             w2_ans = w2[:size, :k].sum(axis=1)[:, None]
             s1 = ((1 - p) * total - p * (weighted_n[:, None] - total)) * inv[:, None]

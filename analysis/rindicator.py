@@ -124,6 +124,7 @@ def r_indicator(
     se_method: SeMethod = "linearization",
     n_bootstrap: int = 500,
     seed: int | np.random.Generator = 0,
+    counts: str | Sequence[int] | np.ndarray | pd.Series | None = None,
 ) -> RIndicator:
     """R-indicator, CV and partial R-indicators from logistic response propensities.
 
@@ -200,6 +201,11 @@ def r_indicator(
         se_method: ``"linearization"`` (default) or ``"bootstrap"``.
         n_bootstrap: bootstrap replicates (``se_method="bootstrap"`` only).
         seed: seed or generator for the bootstrap.
+        counts: how many invited persons each row stands for (column name or
+            array of whole numbers ≥ 1), for rows grouped by their categories and
+            response (for example counted by a database). Same figures as the rows
+            repeated that many times; ``propensities`` are then one per row. Not
+            with design weights or the bootstrap.
 
     Returns:
         :class:`RIndicator`.
@@ -244,8 +250,15 @@ def r_indicator(
         raise ValueError("variables must name one or more distinct columns")
     _require_columns(invited, variables, "invited")
     y = _response_indicator(invited, responded)
-    d = _design_weights(invited, weights)
-    n_responded = int(y.sum())
+    persons = _counts(invited, counts)
+    if persons is None:
+        d = _design_weights(invited, weights)
+    else:
+        if weights is not None or se_method != "linearization":
+            raise ValueError("counts work with the linearization standard error and without design weights")
+        d = persons.astype(float)
+        n = int(persons.sum())
+    n_responded = int(y.sum()) if persons is None else int(persons[y == 1].sum())
     if n_responded == 0 or n_responded == n:
         which = "nobody" if n_responded == 0 else "everyone"
         raise ValueError(
@@ -255,7 +268,7 @@ def r_indicator(
 
     notes: list[str] = []
     X, columns, codes, categories = _design_matrix(invited, variables)
-    notes.extend(_separation_notes(y, codes, categories, variables))
+    notes.extend(_separation_notes(y, codes, categories, variables, d if persons is not None else None))
     if np.linalg.matrix_rank(_distinct_rows(X)[0]) < X.shape[1]:  # the distinct rows span the same space
         notes.append(
             "the model's dummies are linearly dependent (a category is determined by others); "
@@ -265,7 +278,7 @@ def r_indicator(
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
 
-    pieces = _indicator_pieces(rho, X, d)
+    pieces = _indicator_pieces(rho, X, d) if persons is None else _pieces(rho, X, d, design_weights=False)
     S2 = pieces["S2"]
     mean = pieces["mean"]
     S = float(np.sqrt(S2))
@@ -304,7 +317,7 @@ def r_indicator(
 
     z = NormalDist().inv_cdf(1.0 - alpha / 2.0)
     partial_variables, partial_categories = _partial_indicators(
-        rho, y, d, codes, categories, variables, mean
+        rho, y, d, codes, categories, variables, mean, persons
     )
     return RIndicator(
         r=r,
@@ -355,6 +368,21 @@ def _response_indicator(
     return y
 
 
+def _counts(invited: pd.DataFrame, counts: str | Sequence[int] | np.ndarray | pd.Series | None) -> np.ndarray | None:
+    if counts is None:
+        return None
+    if isinstance(counts, str):
+        _require_columns(invited, [counts], "invited")
+        values = pd.to_numeric(invited[counts], errors="coerce").to_numpy(dtype=float)
+    else:
+        values = np.asarray(counts, dtype=float)
+    if values.shape != (len(invited),):
+        raise ValueError(f"counts must have one value per row of invited ({len(invited)})")
+    if not np.all(np.isfinite(values)) or np.any(values < 1) or np.any(values != np.round(values)):
+        raise ValueError("counts must be whole numbers of invited persons, 1 or more")
+    return values.astype(np.int64)
+
+
 def _design_weights(invited: pd.DataFrame, weights: Weights) -> np.ndarray:
     d = _weights_array(invited, weights, "invited")
     if d is None:
@@ -403,12 +431,13 @@ def _design_matrix(
 
 
 def _separation_notes(
-    y: np.ndarray, codes: list[np.ndarray], categories: list[list[str]], variables: Sequence[str]
+    y: np.ndarray, codes: list[np.ndarray], categories: list[list[str]], variables: Sequence[str],
+    persons: np.ndarray | None = None,
 ) -> list[str]:
     notes = []
     for variable, code, order in zip(variables, codes, categories, strict=True):
-        invited = np.bincount(code, minlength=len(order))
-        answered = np.bincount(code, weights=y, minlength=len(order))
+        invited = np.bincount(code, weights=persons, minlength=len(order))
+        answered = np.bincount(code, weights=y if persons is None else y * persons, minlength=len(order))
         none = [order[k] for k in range(len(order)) if answered[k] == 0]
         every = [order[k] for k in range(len(order)) if answered[k] == invited[k]]
         for kind, cats in (("no respondents", none), ("only respondents", every)):
@@ -568,6 +597,7 @@ def _partial_indicators(
     categories: list[list[str]],
     variables: Sequence[str],
     mean: float,
+    persons: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     N = float(d.sum())
     variable_rows: dict[str, list[object]] = {
@@ -604,8 +634,13 @@ def _partial_indicators(
             variable_rows[name].append(value)
         category_variable.extend([variable] * k)
         category_label.extend(order)
-        category_columns["invited"].append(np.bincount(code, minlength=k))
-        category_columns["responded"].append(np.bincount(code, weights=y, minlength=k).astype(np.int64))
+        if persons is None:
+            category_columns["invited"].append(np.bincount(code, minlength=k))
+            category_columns["responded"].append(np.bincount(code, weights=y, minlength=k).astype(np.int64))
+        else:
+            category_columns["invited"].append(np.bincount(code, weights=persons, minlength=k).astype(np.int64))
+            category_columns["responded"].append(
+                np.rint(np.bincount(code, weights=y * persons, minlength=k)).astype(np.int64))
         category_columns["response_rate"].append(np.bincount(code, weights=d * y, minlength=k) / size)
         category_columns["mean_propensity"].append(category_mean)
         category_columns["unconditional"].append(unconditional)

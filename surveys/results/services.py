@@ -828,8 +828,7 @@ def _compute_representativeness(session: Session, survey: Survey,
                                              f(r.rr1), f(r.rr1_low), f(r.rr1_high)))
     eligible = invited[invited["status"] != "ineligible"].reset_index(drop=True)
     variables = [v for v in VARIABLES if eligible[v].nunique(dropna=True) >= 2]
-    rows = eligible.index.repeat(eligible["count"].to_numpy())  # one per invitation, in the order of the groups
-    responded = (eligible["status"] == "complete").to_numpy()[rows]
+    responded = (eligible["status"] == "complete").to_numpy()
     indicator = None
     reason = ""
     if not variables:
@@ -838,11 +837,12 @@ def _compute_representativeness(session: Session, survey: Survey,
         reason = ("Alla inbjudna har svarat, så svaren är fullständiga." if responded.all() and len(responded)
                   else "Ingen har svarat ännu, så R-indikatorn kan inte beräknas.")
     else:
-        frame = eligible[variables].fillna("saknas").astype(str).iloc[rows].reset_index(drop=True)
+        frame = eligible[variables].fillna("saknas").astype(str)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                ri = r_indicator(frame.assign(responded=responded.astype(int)), "responded", variables=variables)
+                ri = r_indicator(frame.assign(responded=responded.astype(int)), "responded", variables=variables,
+                                 counts=eligible["count"].to_numpy())
         except ValueError as error:
             reason = f"R-indikatorn kan inte beräknas: {error}"
         else:

@@ -165,3 +165,27 @@ def test_r_indicator_pieces_on_distinct_rows_equal_the_pieces_on_every_person():
     cells = rindicator_module._indicator_pieces(result.propensities, X, np.ones(n))
     for key, value in everyone.items():
         assert cells[key] == pytest.approx(value, rel=1e-9, abs=1e-15), key
+
+
+def test_r_indicator_on_counted_groups_equals_one_row_per_invited_person():
+    rng = np.random.default_rng(9)
+    n = 4000
+    invited = pd.DataFrame({"gender": rng.choice(GENDERS, size=n), "age_group": rng.choice(BANDS, size=n),
+                            "district": rng.choice(AREAS, size=n)})
+    invited["responded"] = (rng.random(n) < 0.25 + 0.25 * (invited["age_group"] == "65+")).astype(int)
+    variables = ["gender", "age_group", "district"]
+    one_by_one = r_indicator(invited, variables=variables)
+    grouped = invited.groupby([*variables, "responded"]).size().rename("count").reset_index()
+    counted = r_indicator(grouped, variables=variables, counts="count")
+    for name in ("r", "r_adjusted", "se", "ci_low", "ci_high", "cv", "cv_se", "mean_propensity", "bias"):
+        assert getattr(counted, name) == pytest.approx(getattr(one_by_one, name), rel=1e-9), name
+    assert (counted.n_invited, counted.n_responded, counted.population_size) == (
+        one_by_one.n_invited, one_by_one.n_responded, one_by_one.population_size)
+    pd.testing.assert_frame_equal(counted.partial_variables, one_by_one.partial_variables, rtol=1e-9)
+    pd.testing.assert_frame_equal(counted.partial_categories, one_by_one.partial_categories, rtol=1e-9)
+    for key, value in one_by_one.variance_components.items():
+        assert counted.variance_components[key] == pytest.approx(value, rel=1e-9, abs=1e-15), key
+    with pytest.raises(ValueError, match="without design weights"):
+        r_indicator(grouped, variables=variables, counts="count", weights=np.full(len(grouped), 2.0))
+    with pytest.raises(ValueError, match="whole numbers"):
+        r_indicator(grouped.assign(count=0), variables=variables, counts="count")
