@@ -36,7 +36,9 @@ from sqlalchemy.orm import Session
 
 from panel.db import utcnow
 from panel.charts import format_number
-from panel.mail.outbox import PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, email_url, render_email
+from panel.mail.outbox import (
+    PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, email_url, list_unsubscribe_headers, render_email,
+)
 from panel.members.services import contactable
 from panel.models import Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
@@ -349,9 +351,10 @@ def queue_feedback(session: Session, report: PublishedReport, *, kind: str, all_
     """Queue the feedback email of ``kind`` to every recipient not yet mailed; return how many.
 
     Each email is rendered once per language with a placeholder for the member's
-    unsubscribe link and stored once as a shared body (``panel.mail.outbox.add_shared_body``,
-    as invitations are); each member's row holds the address, the body's id and the
-    member's own unsubscribe link, which the dispatcher puts in when it sends. The rows go
+    unsubscribe link and stored once as a shared body with the List-Unsubscribe headers
+    (``panel.mail.outbox.add_shared_body``, as invitations are); each member's row holds
+    the address, the subject, the body's id and the member's own unsubscribe link, which
+    the dispatcher puts in (body and headers) when it sends. The rows go
     to the outbox in bulk (:mod:`surveys.fielding.bulk`: COPY on PostgreSQL) together with
     a :class:`FeedbackDelivery` row per member that keeps it from being queued again.
     The caller's transaction must already have written (the version or the decision),
@@ -363,23 +366,24 @@ def queue_feedback(session: Session, report: PublishedReport, *, kind: str, all_
         return 0
     template = "report_published" if kind == FeedbackKind.PUBLISHED else "report_decision"
     letters: dict[str, tuple[str, int]] = {}  # language -> (subject, shared body id)
+    unsubscribe_headers = list_unsubscribe_headers(_UNSUBSCRIBE)  # filled per row by the dispatcher
+    decision_id = decision.id if decision else 0
     for language in sorted({_email_language(lang) for _, _, lang, _ in recipients}):
         subject, text, html = render_email(template, language, feedback_context(report, language, decision))
-        letters[language] = (subject, add_shared_body(session, text, html))
+        letters[language] = (subject, add_shared_body(session, text, html, headers=unsubscribe_headers,
+                                                      send_out=f"{kind}:{report.id}:{decision_id}"))
     links = UnsubscribeLinks()
     ids = bulk.next_ids(session, OutboxMessage.__table__, len(recipients))
 
     def emails():
         for message_id, (member_id, email, language, created_at) in zip(ids, recipients, strict=True):
             subject, body_id = letters[_email_language(language)]
-            unsubscribe = links.url(member_id, created_at)
-            yield (message_id, email, subject, body_id, unsubscribe,
-                   f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click")
+            yield (message_id, email, subject, body_id, links.url(member_id, created_at))
 
     bulk.insert_rows(session, OutboxMessage.__table__,
-                     ("id", "to_address", "subject", "body_id", "unsubscribe_link", "headers"), emails(),
+                     ("id", "to_address", "subject", "body_id", "unsubscribe_link"), emails(),
                      {"kind": kind, "status": OutboxStatus.QUEUED.value, "priority": PRIORITY_BULK, "attempts": 0,
-                      "next_attempt_at": now, "created_at": now, "body_text": "", "body_html": ""})
+                      "next_attempt_at": now, "created_at": now, "body_text": "", "body_html": "", "headers": ""})
     bulk.insert_rows(session, FeedbackDelivery.__table__, ("member_id", "outbox_message_id"),
                      ((member_id, message_id) for message_id, (member_id, *_rest) in zip(ids, recipients, strict=True)),
                      {"survey_id": report.survey_id, "kind": kind, "decision_id": decision.id if decision else 0,
