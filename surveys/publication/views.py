@@ -93,7 +93,7 @@ def publish(survey_id: int):
         flash(_("Rapporten publicerades samtidigt av någon annan. Ladda om sidan."), "error")
         return redirect(url_for(".staff", survey_id=survey.id))
     flash(_("Version %(v)s är publicerad. %(n)s resultatmejl ligger i kön.", v=result.report.version,
-            n=result.emails), "success")
+            n=format_number(result.emails, 0)), "success")
     return redirect(url_for(".staff", survey_id=survey.id))
 
 
@@ -136,7 +136,7 @@ def decision(survey_id: int):
     audit.record(db.session, actor=current_user, action="publication.decision", target=survey,
                  detail={"emails": emails}, remote_addr=request.remote_addr)
     db.session.commit()
-    flash(_("Beslutet är tillagt. %(n)s mejl om beslutet ligger i kön.", n=emails), "success")
+    flash(_("Beslutet är tillagt. %(n)s mejl om beslutet ligger i kön.", n=format_number(emails, 0)), "success")
     return redirect(url_for(".staff", survey_id=survey.id))
 
 
