@@ -336,11 +336,14 @@ def _csrf_mac(key: str | bytes, secret: str, stamp: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
+# For build_page_form(..., meta=RESPONDENT_META): the answering pages check CSRF through
+# their forms (they are exempt from the global CSRFProtect, whose check only knows
+# Flask-WTF's own tokens, as the staff preview's pages need).
+RESPONDENT_META = {"csrf_class": SessionCSRF}
+
+
 class SurveyPageForm(FlaskForm):
     """Base class of the page forms built by :func:`build_page_form`."""
-
-    class Meta:
-        csrf_class = SessionCSRF
 
     questions: list[QuestionFields]
     language: str

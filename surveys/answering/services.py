@@ -24,7 +24,8 @@ The flow (the views in :mod:`surveys.answering.views` call these in order):
 The link and the start work on ORM objects in a ``Session``. The pages behind them are
 the busiest requests of the application and work with SQLAlchemy Core on a
 ``Connection``: plain rows (:class:`Link`, :class:`Draft`) instead of ORM objects,
-statements built once. Times are aware UTC datetimes; the caller passes ``now``.
+statements built once, run on the driver's cursor on PostgreSQL (:mod:`.driver`).
+Times are aware UTC datetimes; the caller passes ``now``.
 Nothing here commits: the view owns the transaction.
 
 Age bands follow SCB's population tables: the age attained during the current year
@@ -49,6 +50,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from panel.members.services import age_group
 from panel.models import District, Member
+from surveys.answering import driver
 from surveys.answering.models import AnswerDraft, Completion, LinkFailure, SurveyResponse
 from surveys.authoring.services import definition_of
 from surveys.definition import Page, QuestionType, SurveyDefinition, parse_definition
@@ -251,7 +253,8 @@ class Link:
 class Draft:
     """A respondent's answers in progress as read for a page; reads like an :class:`AnswerDraft`.
 
-    :func:`save_page` and :func:`go_back` change it in memory; :func:`store_draft` writes it.
+    :func:`save_page` and :func:`go_back` change it in memory (``updated_at`` too);
+    :func:`store_draft` writes it.
     """
 
     invitation_id: int
@@ -276,8 +279,10 @@ _LOCK = (select(*_LINK_COLUMNS, *_DRAFT_COLUMNS).join(Survey, Survey.id == Invit
          .join(AnswerDraft, AnswerDraft.invitation_id == Invitation.id).where(Invitation.id == _invitation_id)
          .with_for_update(of=AnswerDraft))
 _LINK = select(*_LINK_COLUMNS).join(Survey, Survey.id == Invitation.survey_id).where(Invitation.id == _invitation_id)
+_DATETIMES = (4, 5, 7, 8, 10)  # the timestamps among _LINK_COLUMNS
 # (An UPDATE's parameters named as columns are its SET clause.)
 _STORE_DRAFT = update(AnswerDraft).where(AnswerDraft.invitation_id == bindparam("draft_of", type_=Integer))
+_DRAFT_FIELDS = ("answers", "pages_done", "page_key", "language", "updated_at")
 _DEFINITION = select(Survey.definition).where(Survey.id == bindparam("survey_id", type_=Integer))
 
 
@@ -299,9 +304,9 @@ def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, no
     if not isinstance(invitation_id, int) or not isinstance(survey_id, int) or not 0 < invitation_id < 2**31:
         raise NoRespondent()
     parameters = {"invitation_id": invitation_id}
-    row = connection.execute(_LOCK if lock else _READ, parameters).first()
+    row = driver.first_row(connection, _LOCK if lock else _READ, parameters, datetimes=_DATETIMES)
     if row is None and lock:
-        row = connection.execute(_LINK, parameters).first()
+        row = driver.first_row(connection, _LINK, parameters, datetimes=_DATETIMES)
     if row is None or row[1] != survey_id:
         raise NoRespondent()
     link = _link_of(row)
@@ -312,9 +317,10 @@ def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, no
 
 def store_draft(connection: Connection, draft: Draft) -> None:
     """Write a draft changed by :func:`save_page` or :func:`go_back` (the caller commits)."""
-    connection.execute(_STORE_DRAFT, {"draft_of": draft.invitation_id, "answers": draft.answers,
-                                      "pages_done": draft.pages_done, "page_key": draft.page_key,
-                                      "language": draft.language, "updated_at": draft.updated_at})
+    driver.execute(connection, _STORE_DRAFT, {
+        "draft_of": draft.invitation_id, "answers": draft.answers, "pages_done": draft.pages_done,
+        "page_key": draft.page_key, "language": draft.language, "updated_at": draft.updated_at,
+    }, columns=_DRAFT_FIELDS, json=("answers", "pages_done"))
 
 
 _definitions: dict[tuple[int, int, datetime | None], SurveyDefinition] = {}

@@ -19,6 +19,7 @@ from datetime import timedelta
 from functools import wraps
 
 import click
+from babel import Locale
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -34,7 +35,7 @@ from surveys.answering.pages import render_page
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
 from surveys.form_html import csrf_html, error_summary_html, questions_html
-from surveys.forms import build_page_form, clean_answers, previous_page
+from surveys.forms import RESPONDENT_META, build_page_form, clean_answers, previous_page
 from surveys.languages import autonym, direction
 from surveys.markdown import render_markdown
 
@@ -45,6 +46,17 @@ bp.add_app_template_global(error_summary_html, "survey_error_summary")
 bp.add_app_template_global(csrf_html, "survey_csrf")
 SESSION_KEY = "respondent"
 START_BODY_LIMIT = 4096
+
+
+_LOCALES: dict[str, Locale] = {}
+
+
+def _locale(language: str) -> Locale:
+    """The Babel locale of ``language``, parsed once (parsing looks for a file every time)."""
+    locale = _LOCALES.get(language)
+    if locale is None:
+        locale = _LOCALES[language] = Locale.parse(language)
+    return locale
 
 
 def _grace() -> timedelta:
@@ -179,7 +191,7 @@ def respondent_view(view):
             defn = services.definition(invitation.survey, connection)
             language = services.language_for(defn, draft.language if draft else state.get("language"),
                                               invitation.language)
-            with force_locale(language):
+            with force_locale(_locale(language)):
                 try:
                     return view(Respondent(invitation, draft, defn, language, connection), *args, **kwargs)
                 except services.AlreadyAnswered:
@@ -204,7 +216,7 @@ def _answering(respondent: Respondent) -> services.Draft:
 @respondent_view
 def resume(respondent: Respondent):
     draft = _answering(respondent)
-    return redirect(url_for(".page", page_key=services.resume_page(respondent.defn, draft).key))
+    return _to_page(services.resume_page(respondent.defn, draft).key)
 
 
 @bp.route("/answer/<page_key>", methods=["GET", "POST"])
@@ -214,13 +226,14 @@ def page(respondent: Respondent, page_key: str):
     draft, defn = _answering(respondent), respondent.defn
     page = defn.page(page_key)
     if page is None or not services.is_reachable(defn, page, draft):
-        return redirect(url_for(".page", page_key=services.resume_page(defn, draft).key))
+        return _to_page(services.resume_page(defn, draft).key)
     if request.method == "GET":
-        return _page(respondent, page, build_page_form(defn, page, respondent.language, draft.answers))
+        return _page(respondent, page, build_page_form(defn, page, respondent.language, draft.answers,
+                                                       meta=RESPONDENT_META))
     request.max_content_length = services.body_limit(defn, page, draft.answers)
     if sum(len(values) for _name, values in request.form.lists()) > services.value_limit(defn, page, draft.answers):
         abort(413)
-    form = build_page_form(defn, page, respondent.language, draft.answers, request.form)
+    form = build_page_form(defn, page, respondent.language, draft.answers, request.form, meta=RESPONDENT_META)
     valid = form.validate()
     if replace_csrf_error(form, EXPIRED_FORM):
         return _page(respondent, page, form, 400)
@@ -260,7 +273,19 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
         return _page(respondent, page, form, 503, context)
     if target is None:
         return redirect(url_for(".thanks"))
-    return redirect(url_for(".page", page_key=target.key))
+    return _to_page(target.key)
+
+
+def _to_page(page_key: str):
+    """Redirect to a question page; its address is built once per page (and script root)."""
+    urls = current_app.extensions.setdefault("answering_page_urls", {})
+    key = (request.script_root, page_key)
+    url = urls.get(key)
+    if url is None:
+        if len(urls) >= 4096:
+            urls.clear()
+        url = urls[key] = url_for(".page", page_key=page_key)
+    return redirect(url)
 
 
 def _completed_meanwhile(connection: Connection, invitation_id: int) -> bool:

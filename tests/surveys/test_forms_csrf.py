@@ -8,7 +8,7 @@ from flask import request, session
 from werkzeug.datastructures import MultiDict
 
 from panel.app import create_app
-from surveys.forms import build_page_form
+from surveys.forms import RESPONDENT_META, build_page_form
 
 FIRST = {"transport": "buss", "trygghet_kvall": "4", "bibliotek": "yes"}
 
@@ -23,7 +23,7 @@ def token_for(app, defn, secret: str | None) -> tuple[str, str]:
     with app.test_request_context():
         if secret is not None:
             session["csrf_token"] = secret
-        form = build_page_form(defn, defn.pages[0], "sv", {})
+        form = build_page_form(defn, defn.pages[0], "sv", {}, meta=RESPONDENT_META)
         token = form.csrf_token._value()
         assert form.csrf_token._value() == token, "one token per page"
         return token, session["csrf_token"]
@@ -35,7 +35,7 @@ def check(app, defn, token: str | None, secret: str | None) -> list[str]:
     with app.test_request_context(method="POST", data=MultiDict(data)):
         if secret is not None:
             session["csrf_token"] = secret
-        form = build_page_form(defn, defn.pages[0], "sv", {}, request.form)
+        form = build_page_form(defn, defn.pages[0], "sv", {}, request.form, meta=RESPONDENT_META)
         form.validate()
         return form.csrf_token.errors
 

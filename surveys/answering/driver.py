@@ -1,0 +1,80 @@
+"""The statements of every question page, sent through the database driver's own cursor.
+
+A question page runs one SELECT (and, when saved, one UPDATE) built with SQLAlchemy Core.
+On PostgreSQL with psycopg, SQLAlchemy's handling of the result -- for which psycopg
+builds a description object per column, 17 here -- cost twice as much as the query:
+so SQLAlchemy compiles the statement (once per dialect) and psycopg runs it on the
+connection SQLAlchemy checked out, in its transaction. The values are those SQLAlchemy
+gives: psycopg decodes JSON, and the caller names the timestamp columns to put in UTC
+(as :class:`panel.db.UTCDateTime` does). Errors come out as SQLAlchemy's exceptions, as
+from ``Connection.execute``, and a connection found lost is invalidated. On other
+databases (SQLite) the statements simply go through ``Connection.execute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timezone
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+# Compiled SQL per statement (the statements are built once, at import) and dialect.
+_sqls: dict[tuple[Executable, str, str, tuple[str, ...]], str] = {}
+
+
+def uses_driver(connection: Connection) -> bool:
+    dialect = connection.dialect
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def first_row(connection: Connection, statement: Executable, parameters: dict[str, Any], *,
+              datetimes: Iterable[int] = ()) -> Sequence[Any] | None:
+    """The first row of a SELECT; the columns at the ``datetimes`` positions are aware UTC datetimes."""
+    if not uses_driver(connection):
+        return connection.execute(statement, parameters).first()
+    row = _run(connection, statement, parameters, (), fetch=True)
+    if row is None:
+        return None
+    row = list(row)
+    for index in datetimes:
+        if row[index] is not None:
+            row[index] = row[index].astimezone(timezone.utc)
+    return row
+
+
+def execute(connection: Connection, statement: Executable, parameters: dict[str, Any], *,
+            columns: tuple[str, ...] = (), json: Iterable[str] = ()) -> None:
+    """Run an UPDATE whose SET clause is ``columns`` (named as in ``parameters``); ``json``
+    names the parameters holding JSON values."""
+    if not uses_driver(connection):
+        connection.execute(statement, parameters)
+        return
+    from psycopg.types.json import Json
+
+    parameters = {**parameters, **{name: Json(parameters[name]) for name in json}}
+    _run(connection, statement, parameters, columns, fetch=False)
+
+
+def _run(connection: Connection, statement: Executable, parameters: dict[str, Any], columns: tuple[str, ...],
+         *, fetch: bool):
+    dialect = connection.dialect
+    key = (statement, dialect.name, dialect.driver, columns)
+    sql = _sqls.get(key)
+    if sql is None:
+        sql = _sqls[key] = str(statement.compile(dialect=dialect, column_keys=list(columns) or None))
+    if not connection.in_transaction() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.begin()  # so that connection.commit() commits what runs on the driver's cursor
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            return cursor.fetchone() if fetch else None
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, driver_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from error
