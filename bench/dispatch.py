@@ -15,6 +15,9 @@ everything and keeps nothing. Timings over the same N messages:
   ``send_message``: what a plain loop written by hand would do.
 - dispatcher: N rows queued in the outbox (not timed), then ``dispatch_once``
   rounds until all are sent: claiming, composing, sending, one commit per message.
+  By default the rows share one body and its List-Unsubscribe headers, with each row's
+  two links put in when sent, as a survey send-out queues them; ``--own-bodies``
+  gives each row a body of its own, as single emails (confirmations) are queued.
 
 The goal is dispatcher / strictest baseline >= 0.7. Each pair runs back to back and
 gives its own ratio, so that other load on the machine affects both sides alike.
@@ -55,6 +58,8 @@ sys.stdin.read()
 controller.stop()
 """
 
+LINK = "https://panel.example.se/s/3q2-Xk9fG0aL7wP4mZt8rYb1nC6vD5eH2jK0sQ9uW4o"
+UNSUBSCRIBE = "https://panel.example.se/avsluta/abcdefghijklmnop"
 SUBJECT = "Inbjudan: Vad tycker du om kollektivtrafiken i Gävle? – svara före fredag"
 TEXT = ("Hej!\n\nDu är med i medborgarpanelen och vi vill gärna veta vad du tycker om "
         "kollektivtrafiken. Det tar ungefär fem minuter att svara.\n\n"
@@ -105,26 +110,37 @@ def smtplib_building(port: int, n: int) -> float:
         return time.perf_counter() - started
 
 
-def dispatcher_run(port: int, n: int, database_url: str, batch_size: int) -> tuple[float, int]:
+def dispatcher_run(port: int, n: int, database_url: str, batch_size: int, shared: bool = True) -> tuple[float, int]:
     from sqlalchemy import func, insert, select
 
     from panel.db import Base, make_engine
     from panel.mail.dispatcher import dispatch_once
+    from panel.mail.outbox import LINK_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, list_unsubscribe_headers
     from panel.mail.smtp import MailSettings
     from panel.models import OutboxMessage
+    from panel.models.outbox import OutboxBody
     from sqlalchemy.orm import sessionmaker
 
+    tables = [OutboxMessage.__table__, OutboxBody.__table__]
     engine = make_engine(database_url)
-    Base.metadata.drop_all(engine, tables=[OutboxMessage.__table__])
-    Base.metadata.create_all(engine, tables=[OutboxMessage.__table__])
+    Base.metadata.drop_all(engine, tables=tables)
+    Base.metadata.create_all(engine, tables=tables)
     with engine.begin() as conn:
-        conn.execute(insert(OutboxMessage), [
-            {"kind": "invitation", "to_address": f"boende{i}@example.se", "subject": SUBJECT, "body_text": TEXT,
-             "body_html": HTML, "priority": 1,
-             "headers": "List-Unsubscribe: <https://panel.example.se/avsluta/abcdefghijklmnop>\n"
-                        "List-Unsubscribe-Post: List-Unsubscribe=One-Click"}
-            for i in range(n)
-        ])
+        if shared:  # as a survey send-out queues them: one shared body, each row its address and links
+            body_id = conn.execute(insert(OutboxBody).returning(OutboxBody.id), {
+                "body_text": TEXT.replace(LINK, LINK_PLACEHOLDER).replace(UNSUBSCRIBE, UNSUBSCRIBE_PLACEHOLDER),
+                "body_html": HTML.replace(LINK, LINK_PLACEHOLDER),
+                "headers": list_unsubscribe_headers(UNSUBSCRIBE_PLACEHOLDER), "send_out": "bench"}).scalar_one()
+            rows = [{"kind": "survey_invitation", "to_address": f"boende{i}@example.se", "subject": SUBJECT,
+                     "body_text": "", "body_html": "", "headers": "", "priority": 1, "body_id": body_id,
+                     "link": f"{LINK[:-8]}{i:08d}", "unsubscribe_link": f"{UNSUBSCRIBE[:-8]}{i:08d}"}
+                    for i in range(n)]
+        else:  # each row with a body of its own
+            rows = [{"kind": "invitation", "to_address": f"boende{i}@example.se", "subject": SUBJECT,
+                     "body_text": TEXT, "body_html": HTML, "priority": 1,
+                     "headers": "List-Unsubscribe: <https://panel.example.se/avsluta/abcdefghijklmnop>\n"
+                                "List-Unsubscribe-Post: List-Unsubscribe=One-Click"} for i in range(n)]
+        conn.execute(insert(OutboxMessage), rows)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     settings = MailSettings(host="127.0.0.1", port=port, sender=SENDER)
     started = time.perf_counter()
@@ -133,7 +149,7 @@ def dispatcher_run(port: int, n: int, database_url: str, batch_size: int) -> tup
     elapsed = time.perf_counter() - started
     with engine.connect() as conn:
         sent = conn.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent"))
-    Base.metadata.drop_all(engine, tables=[OutboxMessage.__table__])
+    Base.metadata.drop_all(engine, tables=tables)
     engine.dispose()
     return elapsed, sent
 
@@ -146,6 +162,8 @@ def main() -> None:
                         help="pairs of (smtplib loop, dispatcher) run back to back; each pair gives a ratio")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     parser.add_argument("--with-emailmessage", action="store_true", help="also time the EmailMessage loop (slow)")
+    parser.add_argument("--own-bodies", action="store_true",
+                        help="rows with bodies of their own (default: one shared body, as survey send-outs queue them)")
     args = parser.parse_args()
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -160,7 +178,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 # Back to back, so that a busy moment on the machine hits both alike.
                 baseline = smtplib_prebuilt(port, n)
-                elapsed, sent = dispatcher_run(port, n, url, args.batch_size)
+                elapsed, sent = dispatcher_run(port, n, url, args.batch_size, shared=not args.own_bodies)
                 if sent != n:
                     raise SystemExit(f"only {sent} of {n} were marked sent")
                 pairs.append((baseline, elapsed))
@@ -170,7 +188,8 @@ def main() -> None:
         sink.stdin.close()
         sink.wait(timeout=10)
     ratios = sorted(baseline / elapsed for baseline, elapsed in pairs)
-    print(f"{n} messages to a local aiosmtpd sink; database {url.split(':')[0]}, batch size {args.batch_size}")
+    print(f"{n} messages to a local aiosmtpd sink; database {url.split(':')[0]}, batch size {args.batch_size}, "
+          f"{'bodies of their own' if args.own_bodies else 'one shared body (survey send-out)'}")
     for i, (baseline, elapsed) in enumerate(pairs, 1):
         print(f"  pair {i}: smtplib loop (prebuilt bytes) {n / baseline:5.0f} msg/s, dispatcher {n / elapsed:5.0f} msg/s,"
               f" ratio {baseline / elapsed:.2f}")
