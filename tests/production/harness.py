@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import http.client
 import os
@@ -170,7 +171,10 @@ class FaultHandler:
     """Records (Message-ID, recipient) of every accepted message; answers what it is told.
 
     ``reject``: recipient -> reply to RCPT TO (e.g. "550 5.1.1 No such user");
-    ``temporary``: when set, every RCPT TO gets this reply (e.g. "451 4.3.0 Try later").
+    ``temporary``: when set, every RCPT TO gets this reply (e.g. "451 4.3.0 Try later");
+    ``hold_from``: when set, a message that arrives once that many have been accepted gets no
+    reply until ``release`` is set: its sender waits in the middle of sending it (``holding``
+    counts the waiting senders).
     """
 
     def __init__(self) -> None:
@@ -179,6 +183,9 @@ class FaultHandler:
         self.refused: list[tuple[str, str]] = []
         self.reject: dict[str, str] = {}
         self.temporary: str | None = None
+        self.hold_from: int | None = None
+        self.release = threading.Event()
+        self.holding = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.temporary or self.reject.get(address)
@@ -190,6 +197,16 @@ class FaultHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            hold = self.hold_from is not None and len(self.accepted) >= self.hold_from and not self.release.is_set()
+            self.holding += hold
+        if hold:
+            try:
+                while not self.release.is_set():
+                    await asyncio.sleep(0.005)
+            finally:  # also when the sender's connection is lost (aiosmtpd cancels the handler)
+                with self.lock:
+                    self.holding -= 1
         match = _MESSAGE_ID.search(envelope.content)
         message_id = match.group(1).decode() if match else "<none>"
         with self.lock:
@@ -228,6 +245,26 @@ class FaultySMTP:
     def count(self) -> int:
         with self.handler.lock:
             return len(self.handler.accepted)
+
+    def hold_from(self, count: int) -> None:
+        """Leave senders waiting for the reply to any message after the first ``count``."""
+        with self.handler.lock:
+            self.handler.release.clear()
+            self.handler.hold_from = count
+
+    def holding(self) -> int:
+        """How many senders are waiting for a reply now."""
+        with self.handler.lock:
+            return self.handler.holding
+
+    def release(self) -> None:
+        """Answer the waiting senders and stop holding; return once none waits any more."""
+        with self.handler.lock:
+            self.handler.hold_from = None
+        self.handler.release.set()
+        deadline = time.monotonic() + 30
+        while self.holding() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 # --------------------------------------------------------------------------- PostgreSQL of our own

@@ -1,9 +1,13 @@
 """Dispatchers killed with SIGKILL in the middle of a 5,000-email send-out, then a restart.
 
 Two ``medborgarpanel mail dispatch`` processes share the queue (as in production). One is
-killed after about 1,500 messages have arrived, the other after about 3,000. Their claimed
-rows stay ``sending``; once the lease has passed (moved back here instead of waited for:
-ten minutes) a restarted dispatcher queues them again and sends everything left.
+killed after 1,500 messages have arrived, the other after 3,000. So that each kill lands
+in the middle of a batch whatever the machine's load, the SMTP server then stops answering
+until every running dispatcher waits for the reply to a message (it has sent the message's
+final "." and holds the rest of its claimed batch); the victim is killed then, and the server
+answers again. Their claimed rows stay ``sending``; once the lease has passed (moved back
+here instead of waited for: ten minutes) a restarted dispatcher queues them again and sends
+everything left.
 
 The bound, from panel/mail/dispatcher.py: the final "." that makes the server accept
 message n+1 is written only after "message n was sent" is committed, so at the moment of a
@@ -48,10 +52,14 @@ def test_dispatchers_killed_mid_batch_then_restarted_send_every_email_at_most_on
     held_when_killed: dict[str, set[int]] = {}
     try:
         for victim, threshold in zip(dispatchers, KILL_AT):
-            wait_for(lambda: smtp.count() >= threshold or not victim.alive(), 90,
-                     f"{threshold} messages ({smtp.count()} so far)", interval=0.002)
+            smtp.hold_from(threshold)
+            running = [process for process in dispatchers if process.alive()]
+            wait_for(lambda: smtp.holding() >= len(running) or not victim.alive(), 120,
+                     f"{len(running)} dispatchers waiting after {threshold} messages "
+                     f"({smtp.count()} arrived, {smtp.holding()} waiting)", interval=0.01)
             assert victim.alive(), f"dispatcher exited by itself:\n{victim.log()}"
             victim.kill()
+            smtp.release()
             session.expire_all()
             held_when_killed[victim.log_path.stem] = set(session.scalars(
                 select(OutboxMessage.id).where(OutboxMessage.status == "sending",
@@ -63,10 +71,10 @@ def test_dispatchers_killed_mid_batch_then_restarted_send_every_email_at_most_on
             process.stop()
     arrived_before_restart = smtp.count()
     assert arrived_before_restart < EMAILS, "the kills came before the end of the send-out"
-    # A kill can land between two batches (the victim then holds nothing, which is harmless);
-    # under load that happened once. At least one of the two kills must hit a batch in flight
-    # for the test to show the recovery of stale claims.
-    assert any(held_when_killed.values()), f"a killed dispatcher still held rows: {held_when_killed}"
+    # Each victim was killed while it waited in the middle of a batch: it still held rows.
+    assert all(held_when_killed.values()), (
+        f"a killed dispatcher held no rows: { {k: len(v) for k, v in held_when_killed.items()} }\n"
+        + "\n".join(f"--- {process.log_path.stem}:\n{process.log()[-3000:]}" for process in dispatchers))
 
     # The lease (10 minutes) passes; a restarted dispatcher sends the rest and exits.
     session.execute(update(OutboxMessage).where(OutboxMessage.status == "sending")
