@@ -29,24 +29,25 @@ Z = 1.959963984540054
 
 
 def _pct(value: float | None, lang: str) -> str:
+    """One decimal, as the report pages: "42,5 %" (no-break space) in Swedish, "42.5%" in English."""
     if value is None:
         return "–"
-    text = f"{value * 100:.0f} %" if lang == "sv" else f"{value * 100:.0f}%"
-    return text
+    return _num(value * 100, lang, 1) + ("\u00a0%" if lang == "sv" else "%")
 
 
 def _num(value: float | None, lang: str, digits: int = 2) -> str:
+    """Swedish: no-break space between thousands, decimal comma, U+2212 minus."""
     if value is None:
         return "–"
     text = f"{value:,.{digits}f}"
     if lang == "sv":
-        text = text.replace(",", " ").replace(".", ",")
+        text = text.replace(",", "\u00a0").replace(".", ",").replace("-", "\u2212")
     return text
 
 
 def _int(value: int, lang: str) -> str:
     text = f"{value:,d}"
-    return text.replace(",", " ") if lang == "sv" else text
+    return text.replace(",", "\u00a0") if lang == "sv" else text
 
 
 def _list(items: list[str], lang: str) -> str:
@@ -169,7 +170,7 @@ def _weighting(document: ReportDocument, lang: str) -> list[str]:
                 f"motsvarar en effektiv urvalsstorlek på {_num(w.effective_n, lang, 0)} svarande.")
         if moe is not None:
             text += (f" För en andel kring 50 % i hela gruppen är felmarginalen därför ungefär ±"
-                     f"{_num(moe * 100, lang, 1)} procentenheter (95 % konfidensnivå); för mindre grupper är den större.")
+                     f"{_num(moe * 100, lang, 1)} procentenheter (95\u00a0% konfidensnivå); för mindre grupper är den större.")
     else:
         text = (f"The weights range from {_num(w.weight_min, lang, 1)} to {_num(w.weight_max, lang, 1)} residents "
                 f"per respondent. The design effect of the weights is {_num(w.design_effect, lang)}, an "
@@ -208,7 +209,7 @@ def _caveat(document: ReportDocument, lang: str) -> str | None:
 
 def _estimates(document: ReportDocument, lang: str) -> str:
     if lang == "sv":
-        return ("Andelar redovisas med 95 % konfidensintervall (logit-metoden) och medelvärden med normal"
+        return ("Andelar redovisas med 95\u00a0% konfidensintervall (logit-metoden) och medelvärden med normal"
                 "approximation. Standardfelen tar hänsyn till viktningen (linjärisering, samma metod som R:s "
                 "paket survey). Designeffekten per skattning jämför variansen med ett obundet slumpmässigt urval "
                 "av samma storlek. Svaret ”vet ej” räknas inte in i medelvärden utan redovisas för sig.")

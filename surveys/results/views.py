@@ -8,17 +8,17 @@ publication freezes. Charts are server-side SVG with the numbers in a table besi
 
 from __future__ import annotations
 
-import math
 
 import click
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from panel import charts
+from panel.charts import format_number, format_percent
 from panel.accounts.access import role_required
 from panel.extensions import db
 from panel.models import PopulationDataset
@@ -49,17 +49,14 @@ def texts_filter(texts: dict | None, fallback: str = "") -> str:
 
 @bp.app_template_filter("share")
 def share_filter(value: float | None, digits: int = 1) -> str:
-    """A proportion as per cent in the page's locale: 0.425 → "42,5 %"; None (or NaN) → "–"."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    return format_decimal(value * 100, format="0." + "0" * digits) + "\u00a0%"
+    """A proportion as per cent in the page's locale: 0.425 → "42,5 %" (sv), "42.5%" (en); None (or NaN) → "–"."""
+    return format_percent(value, digits)
 
 
 @bp.app_template_filter("number")
 def number_filter(value: float | None, digits: int = 2) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""))
+    """A number in the page's locale (Swedish: decimal comma, U+2212 minus); None (or NaN) → "–"."""
+    return format_number(value, digits)
 
 
 def _question_chart(question: doc.QuestionResult, labels: dict) -> str | None:
