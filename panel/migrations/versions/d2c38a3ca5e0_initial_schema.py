@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: e935d06890fc
+Revision ID: d2c38a3ca5e0
 Revises: 
-Create Date: 2026-11-22 23:51:19.604193
+Create Date: 2026-11-23 02:51:28.951411
 """
 from alembic import op
 import sqlalchemy as sa
 import panel.db
 
 
-revision = 'e935d06890fc'
+revision = 'd2c38a3ca5e0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -78,9 +78,39 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('headers', sa.Text(), nullable=False),
+    sa.Column('send_out', sa.String(length=64), nullable=True),
     sa.Column('created_at', panel.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_body'))
     )
+    with op.batch_alter_table('outbox_body', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_body_send_out'), ['send_out'], unique=False)
+
+    op.create_table('outbox_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('to_address', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('headers', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('priority', sa.SmallInteger(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', panel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_at', panel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', panel.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', panel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('body_id', sa.Integer(), nullable=True),
+    sa.Column('link', sa.String(length=500), nullable=True),
+    sa.Column('unsubscribe_link', sa.String(length=500), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_message_due', ['status', 'priority', 'next_attempt_at'], unique=False)
+
     op.create_table('request_record',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -145,32 +175,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_member_district_id'), ['district_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_member_recruitment_wave_id'), ['recruitment_wave_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_member_status'), ['status'], unique=False)
-
-    op.create_table('outbox_message',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('to_address', sa.String(length=254), nullable=False),
-    sa.Column('subject', sa.String(length=300), nullable=False),
-    sa.Column('body_text', sa.Text(), nullable=False),
-    sa.Column('body_html', sa.Text(), nullable=False),
-    sa.Column('headers', sa.Text(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('priority', sa.SmallInteger(), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', panel.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('claimed_at', panel.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', panel.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('created_at', panel.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('body_id', sa.Integer(), nullable=True),
-    sa.Column('link', sa.String(length=500), nullable=True),
-    sa.Column('unsubscribe_link', sa.String(length=500), nullable=True),
-    sa.ForeignKeyConstraint(['body_id'], ['outbox_body.id'], name=op.f('fk_outbox_message_body_id_outbox_body')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
-    )
-    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_message_due', ['status', 'priority', 'next_attempt_at'], unique=False)
 
     op.create_table('panel_exit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -400,8 +404,6 @@ def upgrade() -> None:
     sa.Column('reminders_sent', sa.Integer(), nullable=False),
     sa.Column('last_reminded_at', panel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', panel.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('outbox_message_id', sa.Integer(), nullable=True),
-    sa.Column('reminder_message_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_survey_invitation_member_id_member'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], name=op.f('fk_survey_invitation_survey_id_survey'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_invitation')),
@@ -411,6 +413,18 @@ def upgrade() -> None:
     with op.batch_alter_table('survey_invitation', schema=None) as batch_op:
         batch_op.create_index('ix_survey_invitation_member_created', ['member_id', 'created_at'], unique=False)
 
+    op.create_table('survey_response_block',
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('format', sa.Integer(), nullable=False),
+    sa.Column('layout', sa.String(length=64), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('ids', sa.LargeBinary(), nullable=False),
+    sa.Column('columns', sa.LargeBinary(), nullable=False),
+    sa.Column('written_at', panel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], name=op.f('fk_survey_response_block_survey_id_survey'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('survey_id', name=op.f('pk_survey_response_block'))
+    )
     op.create_table('survey_weighting_settings',
     sa.Column('survey_id', sa.Integer(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
@@ -518,6 +532,7 @@ def downgrade() -> None:
 
     op.drop_table('report_decision')
     op.drop_table('survey_weighting_settings')
+    op.drop_table('survey_response_block')
     with op.batch_alter_table('survey_invitation', schema=None) as batch_op:
         batch_op.drop_index('ix_survey_invitation_member_created')
 
@@ -559,10 +574,6 @@ def downgrade() -> None:
     op.drop_table('population_upload_pending')
     op.drop_table('population_dataset')
     op.drop_table('panel_exit')
-    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_message_due')
-
-    op.drop_table('outbox_message')
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_member_status'))
         batch_op.drop_index(batch_op.f('ix_member_recruitment_wave_id'))
@@ -581,6 +592,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_request_record_at'))
 
     op.drop_table('request_record')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_message_due')
+
+    op.drop_table('outbox_message')
+    with op.batch_alter_table('outbox_body', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_body_send_out'))
+
     op.drop_table('outbox_body')
     with op.batch_alter_table('login_failure', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_failure_remote_addr'))
