@@ -7,6 +7,15 @@ in one language. Only what suppression left is here: hidden values are ``None`` 
 free text appears only as the analyst approved it. Figures are the *weighted* ones
 (equal to the unweighted ones when the survey could not be weighted; the methods
 text says so).
+
+Every text taken from the document is a :class:`Text`: a string that knows the
+language it is actually in. A survey without texts in the reader's language shows
+its own (Swedish) texts, and the frozen methods text exists in Swedish and English
+only, so an Arabic page holds Swedish parts; :func:`in_language` and
+:func:`lang_attributes` mark them with ``lang`` (and ``dir``) so a screen reader
+reads them with a Swedish voice (WCAG 3.1.2). The breakdowns' fixed vocabulary
+(gender, age bands, the mean) is translated through the catalog instead; district
+names are proper names and are not marked.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from panel.charts import format_number, format_value
+from panel.i18n import direction
 from surveys.publication.suppression import FIXED_BREAKDOWNS, PRIMARY, SECONDARY, SUPPRESSED
 from surveys.results.document import MEAN, OVERALL, QuestionResult as DocQuestion, ReportDocument, ResultRow
 
@@ -27,10 +39,88 @@ BREAKDOWN_TITLES = {"district": _l("Område"), "gender": _l("Kön"), "age_group"
 MAX_KEY_RESULTS = 5
 
 
-def text_in(texts: dict[str, str] | None, language: str) -> str:
+# The breakdowns' fixed vocabulary (the members' gender values), in the catalog's words.
+GENDER_NAMES = {"kvinna": _l("Kvinna"), "man": _l("Man"), "annan": _l("Annan / icke-binär"),
+                "uppger_ej": _l("Vill inte uppge")}
+MEAN_LABEL = _l("Medelvärde")
+AGE_BAND_LABEL = _l("%(band)s år")  # "16–24 år"
+_AGE_BAND = re.compile(r"^(\d+)(?:-(\d+)|\+)$")
+FALLBACK = "sv"  # the language every document text exists in
+
+
+class Text(str):
+    """A shown text and the language it is in (``lang``; None: a proper name or a number,
+    which needs no language of its own)."""
+
+    lang: str | None
+
+    def __new__(cls, value: str, lang: str | None) -> Text:
+        text = super().__new__(cls, value)
+        text.lang = lang
+        return text
+
+    def __reduce__(self):  # keep the language through copy and pickle
+        return (Text, (str(self), self.lang))
+
+
+def text_in(texts: dict[str, str] | None, language: str) -> Text:
+    """The text in ``language``, else in Swedish (else in any language it has), with its language."""
     if not texts:
-        return ""
-    return texts.get(language) or texts.get("sv") or next(iter(texts.values()), "")
+        return Text("", None)
+    for lang in (language, FALLBACK):
+        if texts.get(lang):
+            return Text(texts[lang], lang)
+    lang, value = next(((k, v) for k, v in texts.items() if v), (None, ""))
+    return Text(value, lang)
+
+
+def lang_attributes(text: Any, page_language: str) -> Markup:
+    """`` lang="sv" dir="ltr"`` for an element holding ``text`` when it is not in the page's
+    language (``dir`` only when the direction differs too); empty otherwise."""
+    return language_attributes(getattr(text, "lang", None), page_language)
+
+
+def language_attributes(lang: str | None, page_language: str) -> Markup:
+    """As :func:`lang_attributes`, for content known to be in ``lang`` (None: no language of its own)."""
+    if not lang or lang == page_language:
+        return Markup("")
+    attributes = Markup(' lang="%s"') % lang
+    if direction(lang) != direction(page_language):
+        attributes += Markup(' dir="%s"') % direction(lang)
+    return attributes
+
+
+def in_language(text: Any, page_language: str) -> Markup:
+    """``text`` escaped, in a ``<span lang=...>`` when it is not in the page's language."""
+    attributes = lang_attributes(text, page_language)
+    if not attributes or not str(text):
+        return escape(text)
+    return Markup("<span%s>%s</span>") % (attributes, text)
+
+
+def catalog_text(message: Any, language: str, **variables: Any) -> Text:
+    """``message`` (a msgid or lazy string) through the current locale's catalog, in the
+    language it came out in: Swedish (the msgid) while the catalog lacks a translation."""
+    msgid = getattr(message, "_args", (message,))[0] if not isinstance(message, str) else message
+    text = _(msgid, **variables)
+    catalog = getattr(get_translations(), "_catalog", None)
+    return Text(text, language if catalog is not None and catalog.get(msgid) else FALLBACK)
+
+
+def fixed_label(variable: str, value: str, stored: dict[str, str] | None, language: str) -> Text:
+    """A breakdown category as readers see it: gender and age bands in the current locale
+    (the catalog's words), districts by their (proper) names, anything else as stored."""
+    if variable == "gender" and value in GENDER_NAMES:
+        return catalog_text(GENDER_NAMES[value], language)
+    if variable == "age_group":
+        match = _AGE_BAND.match(value)
+        if match:
+            band = f"{match.group(1)}–{match.group(2)}" if match.group(2) else f"{match.group(1)}+"
+            return catalog_text(AGE_BAND_LABEL, language, band=band)
+    if variable == "district":
+        return Text(text_in(stored, language) or value, None)
+    found = text_in(stored, language)
+    return found if found else Text(value, None)
 
 
 _CODE = re.compile(r"^(primary|secondary):(\d+)$")
@@ -90,7 +180,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    label: str
+    label: Text
     cell: Cell
 
 
@@ -100,25 +190,25 @@ class BreakdownTable:
 
     variable: str
     title: str
-    domains: list[str]
+    domains: list[Text]
     bases: list[int | None]  # unweighted n per domain (None when hidden)
-    rows: list[tuple[str, list[Cell]]]  # (category label, a cell per domain)
+    rows: list[tuple[Text, list[Cell]]]  # (category label, a cell per domain)
 
 
 @dataclass(frozen=True)
 class QuestionResult:
     key: str
-    text: str
+    text: Text
     value_format: str  # "percent" (shares) or "number" (a mean)
     rows: list[Row]  # the whole sample: one per category (or the mean)
     base: int | None
     breakdowns: list[BreakdownTable]
-    note: str = ""
+    note: Text = Text("", None)  # the results package's reason, in Swedish
 
 
 @dataclass(frozen=True)
 class RateRow:
-    label: str
+    label: Text
     invited: int | None
     completed: int | None
     rate: float | None
@@ -134,16 +224,17 @@ class RateTable:
 
 @dataclass(frozen=True)
 class FreeTextGroup:
-    question: str
-    answers: list[str]
+    question: Text
+    answers: list[str]  # as residents wrote them: language unknown (pages give them dir="auto")
 
 
 @dataclass(frozen=True)
 class KeyResult:
-    question: str
+    question: Text
     value: str
-    answer: str
+    answer: str  # "svarade Ja" in the current locale, the label in its own language
     margin: str
+    label: Text = Text("", None)  # the answer's label alone (for marking its language in HTML)
 
 
 @dataclass(frozen=True)
@@ -151,7 +242,7 @@ class Presentation:
     survey_id: int
     version: int
     language: str
-    title: str
+    title: Text
     published_at: datetime | None
     invited: int | None
     respondents: int | None
@@ -161,10 +252,10 @@ class Presentation:
     weighting_reason: str
     design_effect: float | None
     effective_n: float | None
-    targets: str
+    targets: Text
     questions: list[QuestionResult]
     rates: list[RateTable]
-    methods: str
+    methods: Text
     free_text: list[FreeTextGroup]
     k: int
     hidden_values: int
@@ -182,10 +273,13 @@ def present(report: Any, language: str) -> Presentation:
     suppression = settings.get("suppression", {})
     fielding, weighting = document.fielding, document.weighting
     rindicator = document.representativeness.r_indicator
-    targets = ""
-    if weighting.targets is not None:
-        targets = f"{weighting.targets.name} ({weighting.targets.source}, {weighting.targets.reference_date})"
-    methods = document.methods.paragraphs.get(language) or document.methods.paragraphs.get("sv") or []
+    targets = Text("", None)
+    if weighting.targets is not None:  # the population figures' name as the analyst gave it (Swedish)
+        targets = Text(f"{weighting.targets.name} ({weighting.targets.source}, {weighting.targets.reference_date})",
+                       FALLBACK)
+    paragraphs = document.methods.paragraphs
+    methods_language = language if paragraphs.get(language) else FALLBACK
+    methods = paragraphs.get(methods_language) or []
     return Presentation(
         survey_id=report.survey_id, version=report.version, language=language,
         title=text_in(document.survey.title, language), published_at=report.published_at,
@@ -195,7 +289,7 @@ def present(report: Any, language: str) -> Presentation:
         design_effect=weighting.design_effect, effective_n=weighting.effective_n, targets=targets,
         questions=[_question(q, document, language) for q in document.questions],
         rates=_rates(document, language),
-        methods="\n\n".join(methods),
+        methods=Text("\n\n".join(methods), methods_language if methods else None),
         free_text=[FreeTextGroup(text_in(group.text, language), list(group.answers)) for group in document.free_text],
         k=int(suppression.get("k", report.suppression_min_n)),
         hidden_values=int(suppression.get("hidden_values", 0)),
@@ -203,16 +297,16 @@ def present(report: Any, language: str) -> Presentation:
     )
 
 
-def _category_labels(question: DocQuestion, language: str) -> dict[str, str]:
-    labels = {c.value: text_in(c.label, language) or c.value for c in question.categories}
-    labels[MEAN] = str(_l("Medelvärde"))
+def _category_labels(question: DocQuestion, language: str) -> dict[str, Text]:
+    labels = {c.value: text_in(c.label, language) or Text(c.value, None) for c in question.categories}
+    labels[MEAN] = catalog_text(MEAN_LABEL, language)
     return labels
 
 
 def _question(question: DocQuestion, document: ReportDocument, language: str) -> QuestionResult:
     labels = _category_labels(question, language)
     overall = question.rows(weighted=True)
-    rows = [Row(labels.get(r.category, r.category), Cell.of(r)) for r in overall]
+    rows = [Row(labels.get(r.category, Text(r.category, None)), Cell.of(r)) for r in overall]
     base = next((r.n for r in overall if r.n is not None), None)
     breakdowns = []
     for variable in FIXED_BREAKDOWNS:
@@ -220,18 +314,23 @@ def _question(question: DocQuestion, document: ReportDocument, language: str) ->
         if not domain_rows:
             continue
         domains = list(dict.fromkeys(r.domain_value for r in domain_rows))
-        domain_labels = {r.domain_value: text_in(r.domain_label, language) or r.domain_value for r in domain_rows}
+        domain_labels = {r.domain_value: fixed_label(variable, r.domain_value, r.domain_label, language)
+                         for r in domain_rows}
         by = {(r.category, r.domain_value): r for r in domain_rows}
         categories = list(dict.fromkeys(r.category for r in domain_rows))
         bases = [next((r.n for r in domain_rows if r.domain_value == d), None) for d in domains]
         breakdowns.append(BreakdownTable(
             variable, str(BREAKDOWN_TITLES[variable]), [domain_labels[d] for d in domains], bases,
-            [(labels.get(c, c), [Cell.of(by.get((c, d))) for d in domains]) for c in categories]))
+            [(labels.get(c, Text(c, None)), [Cell.of(by.get((c, d))) for d in domains]) for c in categories]))
     text = text_in(question.text, language)
     if question.item_text:
-        text = f"{text} – {text_in(question.item_text, language)}"
+        item = text_in(question.item_text, language)
+        # Both come from one definition, so they share a language; if not, mark the one not in the page's.
+        lang = text.lang if text.lang != language else item.lang
+        text = Text(f"{text} – {item}", lang)
     return QuestionResult(key=question.key, text=text, value_format="number" if question.kind == "numeric" else "percent",
-                          rows=rows, base=base, breakdowns=breakdowns, note=question.reason)
+                          rows=rows, base=base, breakdowns=breakdowns,
+                          note=Text(question.reason, FALLBACK if question.reason else None))
 
 
 def _rates(document: ReportDocument, language: str) -> list[RateTable]:
@@ -240,7 +339,8 @@ def _rates(document: ReportDocument, language: str) -> list[RateTable]:
         rows = [r for r in document.representativeness.response_rates if r.variable == variable]
         if rows:
             tables.append(RateTable(variable, str(BREAKDOWN_TITLES[variable]),
-                                    [RateRow(text_in(r.label, language) or r.category, r.invited, r.completed, r.rate,
+                                    [RateRow(fixed_label(variable, r.category, r.label, language),
+                                             r.invited, r.completed, r.rate,
                                              hidden=r.completed is None) for r in rows]))
     return tables
 
@@ -268,7 +368,8 @@ def key_results(presentation: Presentation) -> list[KeyResult]:
             value, answer = format_value(cell.estimate, "percent"), _("svarade %(a)s", a=top.label)
         else:
             value, answer = _("i genomsnitt %(v)s", v=format_value(cell.estimate, "number")), ""
-        results.append(KeyResult(question.text, value, answer, margin))
+        label = top.label if question.value_format == "percent" else Text("", None)
+        results.append(KeyResult(question.text, value, answer, margin, label))
         if len(results) == MAX_KEY_RESULTS:
             break
     return results

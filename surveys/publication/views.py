@@ -31,7 +31,7 @@ from surveys.publication import services
 from surveys.publication.charts import question_chart
 from surveys.publication.forms import ApprovalForm, DecisionForm, PublishForm
 from surveys.publication.pdf import report_pdf
-from surveys.publication.presentation import present
+from surveys.publication.presentation import in_language, lang_attributes, language_attributes, present
 
 bp = Blueprint("publication", __name__)
 
@@ -48,6 +48,12 @@ def chart_value(value, value_format: str = "percent") -> str:
 def chart_count(value: int | None) -> str:
     """A count with the locale's digit grouping: "1\u00a0234" (sv), "1,234" (en)."""
     return format_number(value, 0)
+
+
+# Marking the parts of a page (or an HTML email) that are not in its language (WCAG 3.1.2).
+bp.add_app_template_filter(in_language, "in_language")
+bp.add_app_template_global(lang_attributes, "lang_attributes")
+bp.add_app_template_global(language_attributes, "language_attributes")
 
 
 # ---------------------------------------------------------------- analyst
@@ -156,7 +162,8 @@ def _report_context(report, *, charts: bool = True) -> dict:
     shown = present(report, language)
     return {"report": shown, "row": report,
             "charts": {q.key: question_chart(q, language) for q in shown.questions} if charts else {},
-            "decisions": [(d, render_markdown(d.text)) for d in services.decisions(db.session, report.survey_id)]}
+            "decisions": [(d, render_markdown(d.text)) for d in services.decisions(db.session, report.survey_id)],
+            "decision_language": services.decision_language()}
 
 
 @bp.get("/committee/reports")
