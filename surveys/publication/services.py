@@ -324,7 +324,15 @@ def _recipients(session: Session, report: PublishedReport, *, kind: str, decisio
 
 
 def _email_language(language: str | None) -> str:
-    return language if language in current_app.config["LANGUAGES"] else "sv"
+    """The member's language when the panel offers it to residents (Arabic too), else the default."""
+    config = current_app.config
+    offered = tuple(config["LANGUAGES"]) + tuple(config.get("PANEL_RESIDENT_LANGUAGES", ()))
+    return language if language in offered else config["BABEL_DEFAULT_LOCALE"]
+
+
+def decision_language() -> str:
+    """The language decisions are written in: staff write them in the panel's own language (Swedish)."""
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def feedback_context(report: PublishedReport, language: str, decision: ReportDecision | None) -> dict[str, Any]:
@@ -343,6 +351,7 @@ def feedback_context(report: PublishedReport, language: str, decision: ReportDec
     if decision is not None:
         context["decision_text"] = decision.text
         context["decision_html"] = render_markdown(decision.text)
+        context["decision_language"] = decision_language()
     return context
 
 
