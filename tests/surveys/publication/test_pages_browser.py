@@ -80,3 +80,20 @@ def test_analyst_publication_pages_are_accessible(app, browser, live_server, ses
     browser.get(live_server.url + f"/staff/surveys/{survey_id}/publication/free-text")
     assert "Fler bänkar vore bra" in browser.page_source
     assert_accessible(browser, "the free-text approval page")
+
+
+def test_the_arabic_page_of_a_swedish_only_survey_is_accessible(app, browser, live_server, session):
+    """Swedish parts marked lang="sv" dir="ltr" inside the right-to-left page: axe-core finds nothing."""
+    from tests.surveys.publication.test_language_of_parts import _publish as publish_swedish_only
+
+    fielded, _report = publish_swedish_only(app, session, swedish=True)
+    browser.get(f"{live_server.url}/resultat/{fielded.survey.id}?lang=ar")
+    html = browser.find_element(By.TAG_NAME, "html")
+    assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("ar", "rtl")
+    heading = browser.find_element(By.CSS_SELECTOR, "#q-park span")
+    assert (heading.get_attribute("lang"), heading.text) == ("sv", "Vill du ha en park?")
+    # The Swedish heading runs left to right inside the right-to-left page.
+    assert browser.execute_script("return getComputedStyle(arguments[0]).direction", heading) == "ltr"
+    assert browser.execute_script("return getComputedStyle(document.querySelector('main h1')).direction") == "rtl"
+    assert_accessible(browser, "the Arabic public results page of a Swedish-only survey")
+    _fits_320(browser, "the Arabic public results page of a Swedish-only survey")
