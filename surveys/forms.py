@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import session
+from flask import current_app, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -298,12 +298,7 @@ class SessionCSRF(_FlaskFormCSRF):
     field_class = _LazyCSRFTokenField
 
     def generate_csrf_token(self, csrf_token_field) -> str:
-        name = self.meta.csrf_field_name
-        secret = session.get(name)
-        if not isinstance(secret, str):
-            secret = session[name] = hashlib.sha1(os.urandom(64)).hexdigest()
-        stamp = format(int(time.time()), "x")
-        return f"{stamp}.{_csrf_mac(self.meta.csrf_secret, secret, stamp)}"
+        return _session_csrf_token(self.meta.csrf_secret, self.meta.csrf_field_name)
 
     def validate_csrf_token(self, form, field) -> None:
         secret = session.get(self.meta.csrf_field_name)
@@ -320,6 +315,14 @@ class SessionCSRF(_FlaskFormCSRF):
         limit = self.meta.csrf_time_limit
         if limit is not None and time.time() - int(stamp, 16) > limit:
             raise ValidationError("The CSRF token has expired.")
+
+
+def _session_csrf_token(key: str | bytes, name: str) -> str:
+    secret = session.get(name)
+    if not isinstance(secret, str):
+        secret = session[name] = hashlib.sha1(os.urandom(64)).hexdigest()
+    stamp = format(int(time.time()), "x")
+    return f"{stamp}.{_csrf_mac(key, secret, stamp)}"
 
 
 _csrf_keys: dict[str | bytes, Any] = {}
@@ -436,6 +439,63 @@ def build_page_form(
         for entry in entries
     ]
     return form
+
+
+class _ShownCSRF:
+    """The CSRF field of a :class:`ShownPage` (what surveys.form_html writes of it)."""
+
+    def __init__(self, name: str, token: str) -> None:
+        self.id = self.name = name
+        self.token = token
+
+    def _value(self) -> str:
+        return self.token
+
+
+@dataclass
+class ShownPage:
+    """A page form as a GET shows it, for surveys.form_html: the questions' fields with the
+    answers so far, no errors, the CSRF field. Made by :func:`shown_page` without binding a form."""
+
+    questions: list[QuestionFields]
+    language: str
+    page: Page
+    _fields: dict[str, Any]
+    errors: dict[str, Any] = field(default_factory=dict)
+    form_errors: list[str] = field(default_factory=list)
+
+
+def shown_page(defn: SurveyDefinition, page: Page, language: str, answers_so_far: Mapping[str, Any]) -> ShownPage:
+    """What ``build_page_form(defn, page, language, answers_so_far, meta=RESPONDENT_META)``
+    shows, for the price of copying fields: the page form class's fields are bound once
+    (to a form of their own), and each GET processes copies of them with the answers so
+    far, as binding would. Its CSRF token is that of :class:`SessionCSRF`."""
+    if language not in defn.languages:
+        language = defn.default_language
+    questions = visible_questions(defn, page, answers_so_far)
+    form_class, entries = _page_form_class(defn, page, language, questions)
+    bound = form_class.__dict__.get("_bound_once")
+    if bound is None:
+        bound = form_class._bound_once = dict(form_class(formdata=None, meta={"csrf": False})._fields)
+    data = _prefill(entries, answers_so_far)
+    fields: dict[str, Any] = {}
+    for attribute, original in bound.items():
+        shown = fields[attribute] = object.__new__(type(original))
+        shown.__dict__.update(original.__dict__)
+        if attribute in data:
+            shown.process(None, data[attribute])
+        else:
+            shown.process(None)
+    config = current_app.config
+    name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    fields[name] = _ShownCSRF(name, _session_csrf_token(config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key),
+                                                        name))
+    return ShownPage(
+        questions=[QuestionFields(question=entry.question, language=language, text=entry.text, help=entry.help,
+                                  fields=[fields[attribute] for attribute in entry.attributes],
+                                  other=fields[entry.other_attribute] if entry.other_attribute else None)
+                   for entry in entries],
+        language=language, page=page, _fields=fields)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from surveys.answering.pages import render_page
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
 from surveys.form_html import csrf_html, error_summary_html, questions_html
-from surveys.forms import RESPONDENT_META, build_page_form, clean_answers, previous_page
+from surveys.forms import RESPONDENT_META, build_page_form, clean_answers, previous_page, shown_page
 from surveys.languages import autonym, direction
 from surveys.markdown import render_markdown
 
@@ -228,8 +228,7 @@ def page(respondent: Respondent, page_key: str):
     if page is None or not services.is_reachable(defn, page, draft):
         return _to_page(services.resume_page(defn, draft).key)
     if request.method == "GET":
-        return _page(respondent, page, build_page_form(defn, page, respondent.language, draft.answers,
-                                                       meta=RESPONDENT_META))
+        return _page(respondent, page, shown_page(defn, page, respondent.language, draft.answers))
     request.max_content_length = services.body_limit(defn, page, draft.answers)
     if sum(len(values) for _name, values in request.form.lists()) > services.value_limit(defn, page, draft.answers):
         abort(413)

@@ -1,0 +1,63 @@
+"""A page as a GET shows it (surveys.forms.shown_page) is the page a bound form shows."""
+
+from __future__ import annotations
+
+import pytest
+from flask import request
+from flask_babel import force_locale
+from werkzeug.datastructures import MultiDict
+
+from panel.app import create_app
+from surveys.form_html import csrf_html, questions_html
+from surveys.forms import RESPONDENT_META, build_page_form, shown_page
+
+ANSWERS = [
+    {},
+    {"transport": "buss", "trygghet_kvall": 4, "bibliotek": "yes"},
+    {"transport": "other", "transport-other": "Moped <snabb>", "trygghet_kvall": "dont_know", "bibliotek": "no",
+     "bibliotek_nojdhet": {"oppettider": 5, "utbud": "dont_know"}, "bibliotek_besok": 12,
+     "prioriteringar": ["skola", "miljo"], "buss_forbattring": "Fler turer", "rekommendera": 0,
+     "synpunkter": 'Rad ett\nRad "två" & <b>tre</b>'},
+]
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": "sqlite://"})
+
+
+@pytest.mark.parametrize("language", ["sv", "en", "ar"])
+@pytest.mark.parametrize("answers", ANSWERS)
+def test_every_page_shows_the_same_questions_as_a_bound_form(app, example, answers, language):
+    with app.test_request_context(), force_locale(language):
+        for page in example.pages:
+            bound = build_page_form(example, page, language, answers, meta=RESPONDENT_META)
+            shown = shown_page(example, page, language, answers)
+            assert str(questions_html(shown)) == str(questions_html(bound)), page.key
+            assert [q.key for q in shown.questions] == [q.key for q in bound.questions]
+            assert not shown.errors and not shown.form_errors
+    if answers.get("transport-other"):
+        with app.test_request_context(), force_locale(language):
+            html = str(questions_html(shown_page(example, example.pages[0], language, answers)))
+            assert 'value="Moped &lt;snabb&gt;"' in html and "checked" in html
+
+
+def test_its_csrf_token_is_the_sessions_and_a_post_accepts_it(app, example):
+    with app.test_client() as client:
+        with client.session_transaction() as cookie:
+            cookie["csrf_token"] = "s" * 40
+        with app.test_request_context():
+            from flask import session
+
+            session["csrf_token"] = "s" * 40
+            page = example.pages[0]
+            html = str(csrf_html(shown_page(example, page, "sv", {})))
+            assert html.startswith('<input id="csrf_token" name="csrf_token" type="hidden" value="')
+            token = html.split('value="')[1].split('"')[0]
+        data = {"csrf_token": token, "transport": "bil", "trygghet_kvall": "3", "bibliotek": "no"}
+        with app.test_request_context(method="POST", data=MultiDict(data)):
+            from flask import session
+
+            session["csrf_token"] = "s" * 40
+            form = build_page_form(example, page, "sv", {}, request.form, meta=RESPONDENT_META)
+            assert form.validate(), form.errors
