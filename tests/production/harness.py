@@ -124,6 +124,8 @@ class Gunicorn(Process):
             app_environment(database_url, instance, **env), instance / "gunicorn.log")
         try:
             wait_for(self._healthy, 90, f"gunicorn on port {self.port}", interval=0.2)
+            # /healthz answers as soon as one worker runs; the master may still be forking the rest.
+            wait_for(lambda: len(self.worker_pids()) >= workers, 60, f"{workers} gunicorn workers", interval=0.1)
         except BaseException as error:
             output = self.log()
             self.stop()  # never leave a server behind

@@ -72,7 +72,7 @@ def on_last_page(port: int, token: str) -> tuple[Browser, str]:
 
 
 def test_residents_answering_through_a_database_restart(own_postgres, tmp_path):
-    engine = make_engine(own_postgres.url)  # pre-ping: its pooled connection does not outlive the restart
+    engine = make_engine(own_postgres.url)  # its checkout check replaces a pooled connection the restart closed
     with Session(engine) as session:
         survey_id, tokens = build_survey(session, 4)
         session.commit()
