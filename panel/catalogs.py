@@ -43,7 +43,8 @@ RESIDENT_ONLY = frozenset({"ar"})  # catalogs holding only the texts residents m
 # A Python file with names lists the top-level functions, classes or assignments that
 # hold resident texts (the rest of the file is for staff); None means the whole file.
 RESIDENT_TEMPLATES = (
-    "templates/base.html", "templates/error.html", "templates/_forms.html", "templates/members/*.html",
+    "templates/base.html", "templates/_site_footer.html", "templates/error.html", "templates/_forms.html",
+    "templates/members/*.html",
     "templates/recruitment/join.html", "templates/recruitment/join_details.html",
     "templates/privacy/public.html", "templates/privacy/_about.html",
     "templates/surveys/answering/*.html", "templates/surveys/_questions.html",
