@@ -141,14 +141,18 @@ def parse_reason(stored: str | None) -> tuple[str, int] | None:
 
 
 def suppression_reason(stored: str | None) -> str:
-    """Why a cell is hidden, in the current locale (the page's, the PDF's or the email's)."""
+    """Why a cell is hidden, in the current locale (the page's, the PDF's or the email's).
+
+    The same words for a cell hidden because its group is small (primary) and for one hidden
+    so that the small one cannot be worked out (secondary): telling them apart would show a
+    reader which of the hidden cells is the small group, which secondary suppression exists
+    to prevent. Only k is shown.
+    """
     parsed = parse_reason(stored)
     if parsed is None:
         return _("för få svarande")
-    code, k = parsed
-    if code == SECONDARY:
-        return _("dold så att en annan dold uppgift inte kan räknas fram")
-    return _("färre än %(k)s svarande", k=k)
+    _code, k = parsed
+    return _("färre än %(k)s svarande här eller i en grupp som annars kunde räknas fram", k=k)
 
 
 @dataclass(frozen=True)

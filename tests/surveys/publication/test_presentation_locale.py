@@ -39,23 +39,40 @@ def test_reason_codes_and_the_swedish_text_of_older_versions_are_both_read(app):
         == ("secondary", 5)
     assert parse_reason("something else") is None
     with app.test_request_context():
-        assert suppression_reason("primary:5") == "färre än 5 svarande"
-        assert suppression_reason("dold: färre än 6 svarande") == "färre än 6 svarande"
-        assert "annan dold uppgift" in suppression_reason("secondary:5")
+        said = "färre än 5 svarande här eller i en grupp som annars kunde räknas fram"
+        assert suppression_reason("primary:5") == said
+        assert suppression_reason("dold: färre än 6 svarande") == said.replace("5", "6")
         assert suppression_reason("") == "för få svarande"
-        assert Cell(None, None, None, None, hidden=True, stored_reason="primary:3").reason == "färre än 3 svarande"
         assert Cell(0.5, 0.4, 0.6, 10).reason == ""
+
+
+def test_a_reader_cannot_tell_the_small_group_from_the_cells_hidden_to_protect_it(app):
+    # Telling primary from secondary suppression would point at the small group (a Ja/Nej
+    # question in a district of 40 where 3 said Ja: "Ja: fewer than 5", "Nej: hidden to
+    # protect another" would give Ja 1-4 and Nej 36-39 away). Old versions' texts too.
+    with app.test_request_context():
+        for k in (3, 5):
+            reasons = {suppression_reason(f"primary:{k}"), suppression_reason(f"secondary:{k}"),
+                       Cell(None, None, None, 40, hidden=True, stored_reason=f"primary:{k}").reason,
+                       Cell(None, None, None, 40, hidden=True, stored_reason=f"secondary:{k}").reason}
+            assert len(reasons) == 1, reasons
+        old = {suppression_reason("dold: färre än 5 svarande"),
+               suppression_reason("dold för att den annars skulle kunna räknas fram ur andra värden (färre än 5 svarande)")}
+        assert len(old) == 1
+    with app.test_request_context("/?lang=en"):
+        assert suppression_reason("primary:5") == suppression_reason("secondary:5")
 
 
 def test_pages_and_pdf_say_why_a_value_is_hidden(app, session, fielded, committee, client):
     result = _publish(app, session, fielded)
     assert {r["reason"] for r in _hidden_rows(result.report)} <= {"primary:5", "secondary:5"}
     html = client.get(f"/committee/reports/{fielded.survey.id}").get_data(as_text=True)
-    assert "dold <span class=\"hint\">(färre än 5 svarande)</span>" in html
+    said = "färre än 5 svarande här eller i en grupp som annars kunde räknas fram"
+    assert f"dold <span class=\"hint\">({said})</span>" in html
     public = client.get(f"/resultat/{fielded.survey.id}").get_data(as_text=True)
-    assert "(färre än 5 svarande)" in public
+    assert f"({said})" in public
     pdf = pdf_text(client.get(f"/committee/reports/{fielded.survey.id}/versions/1/report.pdf").data)
-    assert "färre än 5 svarande" in pdf
+    assert "färre än 5 svarande här" in pdf
 
 
 # ---------------------------------------------------------------- numbers by locale
