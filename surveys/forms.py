@@ -310,7 +310,9 @@ class SessionCSRF(_FlaskFormCSRF):
         stamp, _dot, mac = token.partition(".")
         if not 0 < len(stamp) <= 12 or not all(c in "0123456789abcdef" for c in stamp):
             raise ValidationError("The CSRF token is invalid.")
-        if not hmac.compare_digest(mac, _csrf_mac(self.meta.csrf_secret, secret, stamp)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+        expected = _csrf_mac(self.meta.csrf_secret, secret, stamp).encode()
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
             raise ValidationError("The CSRF token is invalid.")
         limit = self.meta.csrf_time_limit
         if limit is not None and time.time() - int(stamp, 16) > limit:
