@@ -118,8 +118,8 @@ def plan_problem(error: ValueError, labels: Mapping[str, str]) -> str:
         if error.reason == "no_joiners":
             return _("Ingen har gått med efter tidigare rekryteringsbrev. Ange en antagen andel som går med.")
         if error.reason == "no_members":
-            return _("Ingen medlem har %(what)s som befolkningsuppgifterna har siffror för. Ange hur många nya "
-                     "medlemmar som behövs.", what=variable_name(error.variable))
+            return _("Ingen medlem tillhör en grupp (efter %(what)s) som befolkningsuppgifterna har siffror för. "
+                     "Ange hur många nya medlemmar som behövs.", what=variable_name(error.variable))
         if error.reason == "cannot_recruit":
             return _("Panelen har för få i %(what)s %(category)s, och ingen där kan få brev (ingen har gått med "
                      "förut, eller alla har redan fått brev). Öka den tillåtna avvikelsen (nu %(tolerance)s "
