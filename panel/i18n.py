@@ -35,13 +35,19 @@ def is_resident_page() -> bool:
     return request.blueprint in RESIDENT_BLUEPRINTS or endpoint in RESIDENT_ENDPOINTS
 
 
-def languages_here() -> tuple[str, ...]:
-    """The languages this page may be shown in: staff languages, plus the residents' on resident pages."""
+def resident_languages() -> tuple[str, ...]:
+    """The languages residents may choose, for pages and emails alike: the staff languages
+    (LANGUAGES) and PANEL_RESIDENT_LANGUAGES, in that order."""
     config = current_app.config
     staff = tuple(config["LANGUAGES"])
-    if not has_request_context() or not is_resident_page():
-        return staff
     return staff + tuple(code for code in config.get("PANEL_RESIDENT_LANGUAGES", ()) if code not in staff)
+
+
+def languages_here() -> tuple[str, ...]:
+    """The languages this page may be shown in: staff languages, plus the residents' on resident pages."""
+    if not has_request_context() or not is_resident_page():
+        return tuple(current_app.config["LANGUAGES"])
+    return resident_languages()
 
 
 def direction(language: str) -> str:

@@ -11,6 +11,7 @@ from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, StopValidation, ValidationError
 
+from panel.i18n import resident_languages
 from panel.members.services import birth_year_range
 from panel.models.member import Gender, LeaveReason
 
@@ -31,8 +32,8 @@ LANGUAGE_CHOICES = [
 
 
 def _language_choices():
-    """The languages of this panel's resident pages (PANEL_RESIDENT_LANGUAGES)."""
-    offered = current_app.config.get("PANEL_RESIDENT_LANGUAGES", ("sv", "en"))
+    """The languages of this panel's resident pages (panel.i18n.resident_languages)."""
+    offered = resident_languages()
     return [choice for choice in LANGUAGE_CHOICES if choice.value in offered]
 
 

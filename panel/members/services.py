@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analysis.targets.agebands import DEFAULT_AGE_BANDS
 from panel.db import Base, utcnow
+from panel.i18n import resident_languages
 from panel.mail.outbox import PRIORITY_DIRECT, email_url, queue_email
 from panel.members import terms, tokens
 from panel.models import Consent, District, Member, MemberToken, OutboxMessage, PanelExit, PostcodeDistrict
@@ -164,7 +165,7 @@ def _profile_values(session: Session, *, birth_year: int, gender: str, district,
         "gender": _check_choice("gender", gender, Gender),
         "district": _resolve_district(session, district, code),
         "postcode": code,
-        "language": _check_choice("language", language, current_app.config["PANEL_RESIDENT_LANGUAGES"]),
+        "language": _check_choice("language", language, resident_languages()),
     }
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from panel.db import utcnow
 from panel.charts import format_number
+from panel.i18n import resident_languages
 from panel.mail.outbox import (
     PRIORITY_BULK, UNSUBSCRIBE_PLACEHOLDER, add_shared_body, email_url, list_unsubscribe_headers, render_email,
 )
@@ -325,9 +326,7 @@ def _recipients(session: Session, report: PublishedReport, *, kind: str, decisio
 
 def _email_language(language: str | None) -> str:
     """The member's language when the panel offers it to residents (Arabic too), else the default."""
-    config = current_app.config
-    offered = tuple(config["LANGUAGES"]) + tuple(config.get("PANEL_RESIDENT_LANGUAGES", ()))
-    return language if language in offered else config["BABEL_DEFAULT_LOCALE"]
+    return language if language in resident_languages() else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def decision_language() -> str:

@@ -139,6 +139,18 @@ def test_a_language_the_panel_does_not_offer_is_refused_when_joining(app, client
     assert session.scalars(select(Member)).all() == []
 
 
+def test_the_staff_languages_stay_resident_languages_whatever_the_setting_lists(app, client, session):
+    # Pages always offer residents the staff languages (sv, en) too: so must the email
+    # language, or a member who chose English could not save a profile.
+    home = make_district(session, name="Visby")
+    session.commit()
+    app.config["PANEL_RESIDENT_LANGUAGES"] = ("sv", "ar")
+    page = client.get("/panel/join").get_data(as_text=True)
+    assert 'value="en"' in page and 'value="ar"' in page
+    assert sign_up(client, home, email="eve@example.se", language="en").status_code == 302
+    assert session.scalars(select(Member.language)).all() == ["en"]
+
+
 def test_invitations_and_reminders_render_in_arabic(app):
     with app.test_request_context():
         for template in ("survey_invitation", "survey_reminder", "welcome", "magic_link", "left_panel"):
