@@ -247,8 +247,9 @@ def add_copies(session, survey_id: int, k: int) -> None:
 
 
 def new_process(url: str, survey_id: int) -> tuple[float, float]:
-    """(wall, CPU) of one report built in a fresh Python process (after the application is created:
-    the first build pays for whatever the report imports lazily, such as statsmodels)."""
+    """(wall, CPU) of one report built in a fresh Python process, as a gunicorn worker's first
+    report: after the application is created and statsmodels imported (deploy/gunicorn.conf.py
+    imports it in the master before forking); the build pays for any other lazy import."""
     import json
     import subprocess
 
@@ -269,6 +270,8 @@ def child(url: str, survey_id: int) -> None:
     from surveys.results import services
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_BASE_URL": "https://panel.example.se"})
+    import statsmodels.genmod.generalized_linear_model  # noqa: F401  (gunicorn's on_starting does this)
+
     with app.app_context(), force_locale("sv"):
         survey = db.session.get(Survey, survey_id)
         _document, wall, cpu = timed(lambda: services.build_report(db.session, survey))

@@ -19,6 +19,16 @@ threads = int(os.environ.get("PANEL_THREADS", "4"))
 # Load the application once in the master and fork the workers from it: faster start,
 # shared memory. create_app opens no database connection, so none crosses the fork.
 preload_app = True
+
+
+def on_starting(server):
+    """In the master, before the workers are forked: import what the first report needs.
+
+    The R-indicator's model fit (analysis.rindicator) imports statsmodels lazily, which
+    takes about 0.4 s; here it is paid once, shared by every worker, instead of by each
+    worker's first report (and not by every CLI command, as an import in the app would).
+    """
+    import statsmodels.genmod.generalized_linear_model  # noqa: F401
 timeout = 60
 graceful_timeout = 20
 keepalive = 5

@@ -41,10 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The R-indicator's model fit (analysis.rindicator) uses statsmodels, which takes about
-# 0.4 s to import: imported with the application (gunicorn --preload: once, in the master),
-# not by the first report each worker builds.
-import statsmodels.genmod.generalized_linear_model  # noqa: F401
 from sqlalchemy import String, Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
