@@ -262,7 +262,7 @@ class ResponseFrame:
         return count
 
 
-def _texts(texts: Mapping[str, str] | None, languages: Sequence[str]) -> doc.Texts:
+def document_texts(texts: Mapping[str, str] | None, languages: Sequence[str]) -> doc.Texts:
     texts = texts or {}
     out = {lang: texts[lang] for lang in languages if texts.get(lang)}
     if "sv" not in out:
@@ -275,17 +275,17 @@ def analysed_questions(defn: SurveyDefinition) -> list[AnalysedQuestion]:
     langs = defn.languages
     out: list[AnalysedQuestion] = []
     for q in defn.questions():
-        text = _texts(q.text, langs)
+        text = document_texts(q.text, langs)
         qtype = q.type.value
         if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.YES_NO):
-            cats = tuple(doc.Category(o.value, _texts(o.label, langs)) for o in q.options)
+            cats = tuple(doc.Category(o.value, document_texts(o.label, langs)) for o in q.options)
             if q.other:
-                cats += (doc.Category(OTHER_VALUE, _texts(q.other, langs)),)
+                cats += (doc.Category(OTHER_VALUE, document_texts(q.other, langs)),)
             out.append(AnalysedQuestion(q.key, q.key, qtype, "single", text, cats, (q.key,)))
         elif q.type == QuestionType.MULTIPLE_CHOICE:
-            cats = tuple(doc.Category(o.value, _texts(o.label, langs)) for o in q.options)
+            cats = tuple(doc.Category(o.value, document_texts(o.label, langs)) for o in q.options)
             if q.other:
-                cats += (doc.Category(OTHER_VALUE, _texts(q.other, langs)),)
+                cats += (doc.Category(OTHER_VALUE, document_texts(q.other, langs)),)
             out.append(AnalysedQuestion(q.key, q.key, qtype, "multiple", text, cats,
                                         tuple(f"{q.key}__{c.value}" for c in cats)))
         elif q.type in (QuestionType.SCALE, QuestionType.NUMBER):
@@ -297,20 +297,28 @@ def analysed_questions(defn: SurveyDefinition) -> list[AnalysedQuestion]:
         elif q.type == QuestionType.MATRIX:
             for item in q.items:
                 key = f"{q.key}.{item.key}"
-                item_text = _texts(item.text, langs)
+                item_text = document_texts(item.text, langs)
                 if q.scale is not None:
                     out.append(AnalysedQuestion(
                         key, key, qtype, "numeric", text, (), (key,), item_text=item_text,
                         scale_min=q.scale.min, scale_max=q.scale.max,
                         dont_know_column=f"{key}__{DONT_KNOW}" if q.scale.dont_know else None))
                 else:
-                    cats = tuple(doc.Category(o.value, _texts(o.label, langs)) for o in q.options)
+                    cats = tuple(doc.Category(o.value, document_texts(o.label, langs)) for o in q.options)
                     out.append(AnalysedQuestion(key, key, qtype, "single", text, cats, (key,), item_text=item_text))
     return out
 
 
+def free_text_sources(defn: SurveyDefinition) -> list[tuple[Any, str, str]]:
+    """(question, answer key, source) of every free-text answer a response can hold, in the
+    survey's order: a text question's own answer ("text") and an "annat, nämligen" text ("other")."""
+    return [(q, key, source) for q in defn.questions()
+            for key, source in ([(q.key, "text")] if q.type in TEXT_TYPES else [])
+            + ([(other_key(q.key), "other")] if q.other else [])]
+
+
 @contextmanager
-def _bulk_objects() -> Iterator[None]:
+def bulk_objects() -> Iterator[None]:
     """Pause the cyclic garbage collector while a hundred thousand decoded answer mappings
     are made: its passes over them double the time of the read (they hold no cycles)."""
     enabled = gc.isenabled()
@@ -489,8 +497,7 @@ def decode_responses(session: Session, survey: Survey, *, defn: SurveyDefinition
     }
     questions = analysed_questions(defn)
     present = Counter(chain.from_iterable(answers))  # how many were shown each question
-    free_keys = [key for q in defn.questions() for key in
-                 ([q.key] if q.type in TEXT_TYPES else []) + ([other_key(q.key)] if q.other else [])]
+    free_keys = [key for _q, key, _source in free_text_sources(defn)]
     by_key = _by_key(answers, [aq.key.partition(".")[0] for aq in questions] + free_keys)
     items: dict[str, dict[str, list[Any]]] = {}  # matrix answers per item, one pass per matrix
     for aq in questions:
@@ -520,11 +527,9 @@ def decode_responses(session: Session, survey: Survey, *, defn: SurveyDefinition
                                                         series.eq(DONT_KNOW).to_numpy(dtype=float))
     data = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
     free: list[doc.FreeTextAnswers] = []
-    for q in defn.questions():
-        keys = ([(q.key, "text")] if q.type in TEXT_TYPES else []) + ([(other_key(q.key), "other")] if q.other else [])
-        for key, source in keys:
-            texts = sorted(filter(None, [v.strip() for v in by_key[key] if type(v) is str]))
-            free.append(doc.FreeTextAnswers(q.key, source, _texts(q.text, defn.languages), tuple(texts)))
+    for q, key, source in free_text_sources(defn):
+        texts = sorted(filter(None, [v.strip() for v in by_key[key] if type(v) is str]))
+        free.append(doc.FreeTextAnswers(q.key, source, document_texts(q.text, defn.languages), tuple(texts)))
     return [str(i) for i in row_ids], ResponseFrame(data, questions, free, shown)
 
 
@@ -780,7 +785,7 @@ def _representativeness(session: Session, survey: Survey,
         (k, sorted((c, tuple(sorted(t.items()))) for c, t in v.items())) for k, v in labels.items())))
     found = _REPRESENTATIVENESS.get(key)
     if found is None:
-        with _bulk_objects():
+        with bulk_objects():
             found = _compute_representativeness(session, survey, labels)
         _REPRESENTATIVENESS.put(key, found)
     return found
@@ -1048,7 +1053,7 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
             crosstabs.append(_crosstab(frame.coded, design, row_q, column, labels))
 
     meta = doc.SurveyMeta(
-        id=survey.id, title=_texts(defn.title, defn.languages), languages=tuple(defn.languages),
+        id=survey.id, title=document_texts(defn.title, defn.languages), languages=tuple(defn.languages),
         anonymous=bool(survey.anonymous), status=str(survey.status), opens_at=_iso(survey.opens_at),
         closes_at=_iso(survey.closes_at), sent_at=_iso(survey.sent_at))
     document = doc.ReportDocument(

@@ -41,11 +41,12 @@ from sqlalchemy.orm import Session
 from panel.db import utcnow
 from surveys.answering.models import SurveyResponse
 from surveys.authoring.services import definition_of
-from surveys.definition import TEXT_TYPES, SurveyDefinition, other_key
+from surveys.definition import SurveyDefinition
 from surveys.models import Survey
 from surveys.results import document as doc
 from surveys.results.models import ResponseBlock
-from surveys.results.services import ResponseFrame, _bulk_objects, analysed_questions, decode_responses
+from surveys.results.services import (ResponseFrame, analysed_questions, bulk_objects, decode_responses,
+                                      document_texts, free_text_sources)
 
 #: The encoding of :func:`encode`; a block of another format is not used (and is rewritten).
 FORMAT = 1
@@ -79,8 +80,7 @@ def layout(defn: SurveyDefinition) -> str:
     kinds, categories and columns, and the free-text keys (not the texts)."""
     parts: list[Any] = [[q.key, q.kind, [c.value for c in q.categories], list(q.columns), q.dont_know_column]
                         for q in analysed_questions(defn)]
-    parts.append([key for q in defn.questions() for key in
-                  ([q.key] if q.type in TEXT_TYPES else []) + ([other_key(q.key)] if q.other else [])])
+    parts.append([key for _q, key, _source in free_text_sources(defn)])
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -108,7 +108,7 @@ def encode(frame: ResponseFrame) -> bytes:
                             & ~((present == 0) & np.signbit(present))))
         if small:
             header["columns"].append({"name": name, "kind": "small"})
-            buffers.append(np.where(missing, _SMALL_MISSING, np.where(missing, 0, values)).astype("<i1").tobytes())
+            buffers.append(np.where(missing, _SMALL_MISSING, values).astype("<i1").tobytes())
         else:
             header["columns"].append({"name": name, "kind": "float"})
             buffers.append(values.astype("<f8").tobytes())
@@ -152,14 +152,11 @@ def decode(blob: bytes, defn: SurveyDefinition) -> ResponseFrame:
 
 
 def _free_text(defn: SurveyDefinition, texts: Sequence[Sequence[str]]) -> list[doc.FreeTextAnswers]:
-    from surveys.results.services import _texts
-
-    keys = [(q, source) for q in defn.questions()
-            for source in (["text"] if q.type in TEXT_TYPES else []) + (["other"] if q.other else [])]
-    if len(keys) != len(texts):
+    sources = free_text_sources(defn)
+    if len(sources) != len(texts):
         raise ValueError("the stored free text does not match the survey's questions")
-    return [doc.FreeTextAnswers(q.key, source, _texts(q.text, defn.languages), tuple(found))
-            for (q, source), found in zip(keys, texts, strict=True)]
+    return [doc.FreeTextAnswers(q.key, source, document_texts(q.text, defn.languages), tuple(found))
+            for (q, _key, source), found in zip(sources, texts, strict=True)]
 
 
 def merge(first: ResponseFrame, second: ResponseFrame) -> ResponseFrame:
@@ -208,7 +205,7 @@ def _read(session: Session, survey: Survey, defn: SurveyDefinition, ids: list[st
     found = session.execute(
         select(ResponseBlock.format, ResponseBlock.layout, ResponseBlock.digest, ResponseBlock.ids,
                ResponseBlock.columns).where(ResponseBlock.survey_id == survey.id)).one_or_none()
-    with _bulk_objects():
+    with bulk_objects():
         if found is not None and found.format == FORMAT and found.layout == layout(defn):
             if found.digest == digest(ids):
                 if only_if_stale:
