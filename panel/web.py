@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 
 from panel.extensions import db
 from panel.i18n import AUTONYMS, direction, languages_here
+from panel.sessions import RememberingSessionInterface
 
 _PACKAGE = Path(__file__).resolve().parent
 # An installed wheel carries the templates inside the package (see pyproject);
@@ -86,6 +87,7 @@ def _form_to_keep() -> list[tuple[str, str]]:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter  # before any blueprint adds its routes
+    app.session_interface = RememberingSessionInterface()  # Flask's cookies, each checked once per process
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
