@@ -46,16 +46,15 @@ def first_row(connection: Connection, statement: Executable, parameters: dict[st
 
 
 def execute(connection: Connection, statement: Executable, parameters: dict[str, Any], *,
-            columns: tuple[str, ...] = (), json: Iterable[str] = ()) -> None:
+            columns: tuple[str, ...] = (), json: Iterable[str] = ()) -> int:
     """Run an UPDATE whose SET clause is ``columns`` (named as in ``parameters``); ``json``
-    names the parameters holding JSON values."""
+    names the parameters holding JSON values. The number of rows it changed."""
     if not uses_driver(connection):
-        connection.execute(statement, parameters)
-        return
+        return connection.execute(statement, parameters).rowcount
     from psycopg.types.json import Json
 
     parameters = {**parameters, **{name: Json(parameters[name]) for name in json}}
-    _run(connection, statement, parameters, columns, fetch=False)
+    return _run(connection, statement, parameters, columns, fetch=False)
 
 
 def _run(connection: Connection, statement: Executable, parameters: dict[str, Any], columns: tuple[str, ...],
@@ -71,7 +70,7 @@ def _run(connection: Connection, statement: Executable, parameters: dict[str, An
     try:
         with driver_connection.cursor() as cursor:
             cursor.execute(sql, parameters)
-            return cursor.fetchone() if fetch else None
+            return cursor.fetchone() if fetch else cursor.rowcount
     except dialect.loaded_dbapi.Error as error:
         lost = dialect.is_disconnect(error, driver_connection, None)
         if lost:

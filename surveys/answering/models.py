@@ -49,6 +49,9 @@ class AnswerDraft(Base):
     page_key: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # One more with every write: a page read without locking this row is saved only if
+    # nothing wrote it meanwhile (surveys.answering.services.store_draft).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SurveyResponse(Base):

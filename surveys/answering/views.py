@@ -172,36 +172,47 @@ def respondent_view(view):
     the "link not valid" page; a survey that has closed says so; an already stored
     response leads to the thanks page. The view gets the request's database connection
     (``respondent.connection``) and commits on it.
+
+    Every request first runs in autocommit, its draft read without a lock: a GET is one
+    SELECT, a saved page one SELECT and one UPDATE that checks the draft's version. A
+    POST that cannot be saved so (:class:`services.SaveUnderLock`: the draft changed
+    meanwhile, or the page stores the response) is done again in a transaction with the
+    draft's row locked.
     """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         state = session.get(SESSION_KEY) or {}
-        with db.engine.connect() as connection:
-            if request.method == "GET":  # reads only: no BEGIN and ROLLBACK around its one SELECT
+        try:
+            with db.engine.connect() as connection:
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                invitation, draft = services.respondent(
-                    connection, state.get("invitation"), state.get("survey"), now=utcnow(), grace=_grace(),
-                    lock=request.method == "POST")
-            except services.NoRespondent:
-                return _no_session()
-            except services.LinkInvalid:
-                return _invalid_link()
-            defn = services.definition(invitation.survey, connection)
-            language = services.language_for(defn, draft.language if draft else state.get("language"),
-                                              invitation.language)
-            with force_locale(_locale(language)):
-                try:
-                    return view(Respondent(invitation, draft, defn, language, connection), *args, **kwargs)
-                except services.AlreadyAnswered:
-                    connection.rollback()
-                    return redirect(url_for(".thanks"))
-                except services.AnsweringError as error:
-                    connection.rollback()
-                    return _stopped(error, invitation.survey, defn, language)
+                return _respond(view, connection, state, False, args, kwargs)
+        except services.SaveUnderLock:
+            with db.engine.connect() as connection:
+                return _respond(view, connection, state, True, args, kwargs)
 
     return wrapper
+
+
+def _respond(view, connection: Connection, state: dict, lock: bool, args, kwargs):
+    try:
+        invitation, draft = services.respondent(connection, state.get("invitation"), state.get("survey"),
+                                                now=utcnow(), grace=_grace(), lock=lock)
+    except services.NoRespondent:
+        return _no_session()
+    except services.LinkInvalid:
+        return _invalid_link()
+    defn = services.definition(invitation.survey, connection)
+    language = services.language_for(defn, draft.language if draft else state.get("language"), invitation.language)
+    with force_locale(_locale(language)):
+        try:
+            return view(Respondent(invitation, draft, defn, language, connection), *args, **kwargs)
+        except services.AlreadyAnswered:
+            connection.rollback()
+            return redirect(url_for(".thanks"))
+        except services.AnsweringError as error:
+            connection.rollback()
+            return _stopped(error, invitation.survey, defn, language)
 
 
 def _answering(respondent: Respondent) -> services.Draft:
@@ -256,6 +267,8 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
         target = services.save_page(draft, defn, page, clean_answers(form), now=now) if valid else page
         if back:
             target = services.go_back(draft, defn, page, now=now)
+        if target is None and not draft.locked:
+            raise services.SaveUnderLock()  # the response is stored with the draft locked
         if target is None:
             services.complete(connection, respondent.invitation, draft, defn,
                               anonymous=respondent.invitation.survey.anonymous, now=now)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError
 
+from surveys.answering import driver
 from surveys.answering.models import AnswerDraft, SurveyResponse
 from tests.surveys.answering.builders import TWO_PAGES, VARDAG, invite, make_survey, start, submit, token_on
 
@@ -99,10 +100,10 @@ def test_a_page_whose_form_expired_is_shown_again_with_the_answers(respondent, s
 def test_a_database_failure_says_the_page_was_not_saved_and_keeps_the_answers(respondent, session, monkeypatch):
     token = token_on(respondent.get("/s/answer/p1").get_data(as_text=True))
 
-    def failing_commit(self):
-        raise OperationalError("COMMIT", {}, Exception("the database went away"))
+    def failing_update(*args, **kwargs):
+        raise OperationalError("UPDATE", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(Connection, "commit", failing_commit)  # the page's own connection
+    monkeypatch.setattr(driver, "execute", failing_update)  # the statement that saves the page
     response = respondent.post("/s/answer/p1", data={"csrf_token": token, "nav": "next", "farg": "bla",
                                                      "namn": "Mitt <svar>"})
     monkeypatch.undo()
@@ -113,6 +114,24 @@ def test_a_database_failure_says_the_page_was_not_saved_and_keeps_the_answers(re
     radio = [tag for tag in page.split("<input") if 'value="bla"' in tag][0]
     assert " checked" in radio
     assert draft_answers(session, respondent.invitation) == {}
+
+
+def test_a_database_failure_on_the_last_page_stores_nothing_and_keeps_the_answers(respondent, session, monkeypatch):
+    assert submit(respondent, "/s/answer/p1", {"farg": "rod"}).status_code == 302
+    token = token_on(respondent.get("/s/answer/p2").get_data(as_text=True))
+
+    def failing_commit(self):
+        raise OperationalError("COMMIT", {}, Exception("the database went away"))
+
+    monkeypatch.setattr(Connection, "commit", failing_commit)  # the transaction that stores the response
+    response = respondent.post("/s/answer/p2", data={"csrf_token": token, "nav": "next", "tycker": "Mer <ljus>"})
+    monkeypatch.undo()
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "Sidan sparades inte" in page and "Mer &lt;ljus&gt;</textarea>" in page
+    assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert draft_answers(session, respondent.invitation)["farg"] == "rod"
+    assert submit(respondent, "/s/answer/p2", {"tycker": "Mer ljus"}).headers["Location"] == "/s/thanks"
 
 
 PAYLOADS = ['<script>alert("x")</script>', '=HYPERLINK("http://evil.example","klicka")', "+1+1", "@SUM(A1)",
