@@ -139,6 +139,9 @@ def _texts() -> dict[str, str]:
 
 def questions_html(form) -> Markup:
     """Every question of a page form (see :func:`surveys.forms.build_page_form`)."""
+    kept = getattr(form, "questions_markup", None)  # a shown page's, written before (surveys.forms.shown_page)
+    if kept is not None:
+        return kept
     texts = _texts()
     out: list[str] = []
     for entry in form.questions:

@@ -465,21 +465,40 @@ class ShownPage:
     _fields: dict[str, Any]
     errors: dict[str, Any] = field(default_factory=dict)
     form_errors: list[str] = field(default_factory=list)
+    # The questions' markup, kept for the same choices (see shown_page); when it was kept
+    # before this request, ``questions`` is empty: no fields were filled.
+    questions_markup: Any = None
+
+
+# Question markup written for a page form class and the choices shown in it, kept per
+# process: most pages are shown empty, or with the same few choices, to many residents.
+# Never with typed text in it (see _markup_key).
+_SHOWN_MARKUP: dict[tuple, Any] = {}
+SHOWN_MARKUP_MAX = 1024
 
 
 def shown_page(defn: SurveyDefinition, page: Page, language: str, answers_so_far: Mapping[str, Any]) -> ShownPage:
     """What ``build_page_form(defn, page, language, answers_so_far, meta=RESPONDENT_META)``
     shows, for the price of copying fields: the page form class's fields are bound once
     (to a form of their own), and each GET processes copies of them with the answers so
-    far, as binding would. Its CSRF token is that of :class:`SessionCSRF`."""
+    far, as binding would. Its CSRF token is that of :class:`SessionCSRF`. When the same
+    choices were shown with this form class before (and nothing typed), the questions'
+    markup is the one written then, and no fields are filled."""
     if language not in defn.languages:
         language = defn.default_language
     questions = visible_questions(defn, page, answers_so_far)
     form_class, entries = _page_form_class(defn, page, language, questions)
+    data = _prefill(entries, answers_so_far)
+    config = current_app.config
+    name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    csrf = _ShownCSRF(name, _session_csrf_token(config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key), name))
+    key = _markup_key(form_class, entries, data)
+    kept = _SHOWN_MARKUP.get(key) if key is not None else None
+    if kept is not None:
+        return ShownPage(questions=[], language=language, page=page, _fields={name: csrf}, questions_markup=kept)
     bound = form_class.__dict__.get("_bound_once")
     if bound is None:
         bound = form_class._bound_once = dict(form_class(formdata=None, meta={"csrf": False})._fields)
-    data = _prefill(entries, answers_so_far)
     fields: dict[str, Any] = {}
     for attribute, original in bound.items():
         shown = fields[attribute] = object.__new__(type(original))
@@ -488,16 +507,33 @@ def shown_page(defn: SurveyDefinition, page: Page, language: str, answers_so_far
             shown.process(None, data[attribute])
         else:
             shown.process(None)
-    config = current_app.config
-    name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    fields[name] = _ShownCSRF(name, _session_csrf_token(config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key),
-                                                        name))
-    return ShownPage(
+    fields[name] = csrf
+    shown = ShownPage(
         questions=[QuestionFields(question=entry.question, language=language, text=entry.text, help=entry.help,
                                   fields=[fields[attribute] for attribute in entry.attributes],
                                   other=fields[entry.other_attribute] if entry.other_attribute else None)
                    for entry in entries],
         language=language, page=page, _fields=fields)
+    if key is not None:
+        from surveys.form_html import questions_html  # (it imports this module)
+
+        if len(_SHOWN_MARKUP) >= SHOWN_MARKUP_MAX:
+            _SHOWN_MARKUP.clear()
+        shown.questions_markup = _SHOWN_MARKUP[key] = questions_html(shown)
+    return shown
+
+
+def _markup_key(form_class: type, entries: Iterable[_Entry], data: Mapping[str, Any]) -> tuple | None:
+    """What the questions' markup of a shown page depends on besides its form class (which
+    stands for the survey, page, visible questions and languages): the choices shown.
+    None when a text field holds something typed: no resident's words are kept."""
+    for entry in entries:
+        if entry.other_attribute and data.get(entry.other_attribute):
+            return None
+        if entry.question.type in (QuestionType.SHORT_TEXT, QuestionType.LONG_TEXT) and data.get(entry.attributes[0]):
+            return None
+    return (form_class, *((name, tuple(value) if isinstance(value, list) else value)
+                          for name, value in sorted(data.items())))
 
 
 @dataclass(frozen=True)

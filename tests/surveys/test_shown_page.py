@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from panel.app import create_app
 from surveys.form_html import csrf_html, questions_html
+from surveys import forms
 from surveys.forms import RESPONDENT_META, build_page_form, shown_page
 
 ANSWERS = [
@@ -61,3 +62,25 @@ def test_its_csrf_token_is_the_sessions_and_a_post_accepts_it(app, example):
             session["csrf_token"] = "s" * 40
             form = build_page_form(example, page, "sv", {}, request.form, meta=RESPONDENT_META)
             assert form.validate(), form.errors
+
+
+@pytest.mark.parametrize("answers", ANSWERS)
+def test_markup_kept_for_the_same_choices_is_the_markup_of_a_bound_form(app, example, answers):
+    with app.test_request_context(), force_locale("sv"):
+        for page in example.pages:
+            first, again = (str(questions_html(shown_page(example, page, "sv", answers))) for _ in range(2))
+            bound = str(questions_html(build_page_form(example, page, "sv", answers, meta=RESPONDENT_META)))
+            assert first == again == bound, page.key
+
+
+def test_other_choices_get_their_own_markup_and_typed_text_is_never_kept(app, example):
+    page = example.pages[0]
+    with app.test_request_context(), force_locale("sv"):
+        bus = str(questions_html(shown_page(example, page, "sv", {"transport": "buss"})))
+        car = str(questions_html(shown_page(example, page, "sv", {"transport": "bil"})))
+        assert bus != car and bus == str(questions_html(shown_page(example, page, "sv", {"transport": "buss"})))
+        for typed in ("Moped", "Traktor"):
+            answers = {"transport": "other", "transport-other": typed}
+            assert f'value="{typed}"' in str(questions_html(shown_page(example, page, "sv", answers)))
+    kept = " ".join(str(markup) for markup in forms._SHOWN_MARKUP.values())
+    assert "Moped" not in kept and "Traktor" not in kept
