@@ -474,6 +474,7 @@ class ShownPage:
 # process: most pages are shown empty, or with the same few choices, to many residents.
 # Never with typed text in it (see _markup_key).
 _SHOWN_MARKUP: dict[tuple, Any] = {}
+_TYPED = (QuestionType.SHORT_TEXT, QuestionType.LONG_TEXT, QuestionType.NUMBER)
 SHOWN_MARKUP_MAX = 1024
 
 
@@ -526,11 +527,12 @@ def shown_page(defn: SurveyDefinition, page: Page, language: str, answers_so_far
 def _markup_key(form_class: type, entries: Iterable[_Entry], data: Mapping[str, Any]) -> tuple | None:
     """What the questions' markup of a shown page depends on besides its form class (which
     stands for the survey, page, visible questions and languages): the choices shown.
-    None when a text field holds something typed: no resident's words are kept."""
+    None when a field holds something typed (text or a number): nothing a resident wrote
+    is kept."""
     for entry in entries:
         if entry.other_attribute and data.get(entry.other_attribute):
             return None
-        if entry.question.type in (QuestionType.SHORT_TEXT, QuestionType.LONG_TEXT) and data.get(entry.attributes[0]):
+        if entry.question.type in _TYPED and data.get(entry.attributes[0]) not in (None, ""):
             return None
     return (form_class, *((name, tuple(value) if isinstance(value, list) else value)
                           for name, value in sorted(data.items())))

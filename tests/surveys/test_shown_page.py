@@ -82,5 +82,8 @@ def test_other_choices_get_their_own_markup_and_typed_text_is_never_kept(app, ex
         for typed in ("Moped", "Traktor"):
             answers = {"transport": "other", "transport-other": typed}
             assert f'value="{typed}"' in str(questions_html(shown_page(example, page, "sv", answers)))
+        visits = example.page_of("bibliotek_besok")
+        answers = {"transport": "buss", "trygghet_kvall": 4, "bibliotek": "yes", "bibliotek_besok": 1234}
+        assert 'value="1234"' in str(questions_html(shown_page(example, visits, "sv", answers)))
     kept = " ".join(str(markup) for markup in forms._SHOWN_MARKUP.values())
-    assert "Moped" not in kept and "Traktor" not in kept
+    assert "Moped" not in kept and "Traktor" not in kept and "1234" not in kept
