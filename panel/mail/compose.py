@@ -69,9 +69,11 @@ def sender_header(sender: str) -> str:
 
 def encode_header(value: str) -> str:
     """A header value as 7-bit text: unchanged if ASCII, otherwise RFC 2047 encoded words
-    ("=?utf-8?b?...?=", at most 75 characters each, one per folded line)."""
+    ("=?utf-8?b?...?=", at most 75 characters each, one per folded line). ASCII that a
+    reader would not give back as written is encoded too: leading white space (parsers
+    drop it) and anything that looks like an encoded word ("=?")."""
     clean_header_value(value)
-    if value.isascii() and len(value) <= MAX_LINE - 80:
+    if value.isascii() and len(value) <= MAX_LINE - 80 and not value[:1].isspace() and "=?" not in value:
         return value
     data = value.encode("utf-8")
     words, start = [], 0
