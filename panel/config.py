@@ -43,6 +43,8 @@ def from_environment() -> dict[str, object]:
         "MAIL_PASSWORD": env("MAIL_PASSWORD"),
         "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER", "Medborgarpanelen <noreply@example.se>"),
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        # true: the dispatcher's "sent" records wait for PostgreSQL's disk (see panel/mail/dispatcher.py)
+        "MAIL_DURABLE_OUTCOMES": _bool("MAIL_DURABLE_OUTCOMES", False),
         # Reconnect after this many messages on one SMTP connection (0: never).
         "MAIL_MAX_EMAILS": _int("MAIL_MAX_EMAILS", 0),
         # A folder (Maildir) whose messages the dev-only mailbox page shows. Demo only.

@@ -25,6 +25,17 @@ def test_the_setting_is_read_from_the_configuration(value, durable):
     assert MailSettings.from_config(config).durable_outcomes is durable
 
 
+@pytest.mark.parametrize("value, durable", [(None, False), ("true", True), ("false", False)])
+def test_the_environment_sets_it(monkeypatch, value, durable):
+    from panel import config
+
+    if value is None:
+        monkeypatch.delenv("MAIL_DURABLE_OUTCOMES", raising=False)
+    else:
+        monkeypatch.setenv("MAIL_DURABLE_OUTCOMES", value)
+    assert MailSettings.from_config(config.from_environment()).durable_outcomes is durable
+
+
 @pytest.mark.parametrize("durable", [False, True])
 def test_every_email_is_recorded_once_with_or_without_waiting_for_the_disk(app, session, dispatch, smtp_server,
                                                                            durable):

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: d2c38a3ca5e0
+Revision ID: d1dd639dd0c2
 Revises: 
-Create Date: 2026-11-23 02:51:28.951411
+Create Date: 2026-11-23 05:26:54.465028
 """
 from alembic import op
 import sqlalchemy as sa
 import panel.db
 
 
-revision = 'd2c38a3ca5e0'
+revision = 'd1dd639dd0c2'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_message_body_id'), ['body_id'], unique=False)
         batch_op.create_index('ix_outbox_message_due', ['status', 'priority', 'next_attempt_at'], unique=False)
 
     op.create_table('request_record',
@@ -466,6 +467,7 @@ def upgrade() -> None:
     sa.Column('page_key', sa.String(length=40), nullable=True),
     sa.Column('created_at', panel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', panel.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['invitation_id'], ['survey_invitation.id'], name=op.f('fk_survey_answer_draft_invitation_id_survey_invitation'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('invitation_id', name=op.f('pk_survey_answer_draft'))
     )
@@ -594,6 +596,7 @@ def downgrade() -> None:
     op.drop_table('request_record')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_message_due')
+        batch_op.drop_index(batch_op.f('ix_outbox_message_body_id'))
 
     op.drop_table('outbox_message')
     with op.batch_alter_table('outbox_body', schema=None) as batch_op:
