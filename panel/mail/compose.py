@@ -67,13 +67,14 @@ def sender_header(sender: str) -> str:
     return formataddr((name, address), charset="utf-8")
 
 
-def encode_header(value: str) -> str:
+def encode_header(value: str, *, text: bool = False) -> str:
     """A header value as 7-bit text: unchanged if ASCII, otherwise RFC 2047 encoded words
-    ("=?utf-8?b?...?=", at most 75 characters each, one per folded line). ASCII that a
-    reader would not give back as written is encoded too: leading white space (parsers
-    drop it) and anything that looks like an encoded word ("=?")."""
+    ("=?utf-8?b?...?=", at most 75 characters each, one per folded line). For a ``text``
+    header (the Subject), ASCII that a reader would not give back as written is encoded
+    too: leading white space (parsers drop it) and anything that looks like an encoded
+    word ("=?"); structured headers (addresses, List-Unsubscribe) must stay as written."""
     clean_header_value(value)
-    if value.isascii() and len(value) <= MAX_LINE - 80 and not value[:1].isspace() and "=?" not in value:
+    if value.isascii() and len(value) <= MAX_LINE - 80 and not (text and (value[:1].isspace() or "=?" in value)):
         return value
     data = value.encode("utf-8")
     words, start = [], 0
@@ -112,7 +113,7 @@ def compose(message: Outgoing, *, sender: str, domain: str, date: datetime,
         headers = [
             ("From", sender),
             ("To", to),
-            ("Subject", encode_header(message.subject)),
+            ("Subject", encode_header(message.subject, text=True)),
             ("Date", format_datetime(date)),
             ("Message-ID", message_id(message.id, message.created_at, domain)),
             ("MIME-Version", "1.0"),

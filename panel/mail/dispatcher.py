@@ -44,7 +44,8 @@ lost: on PostgreSQL up to three times ``wal_writer_delay`` (200 ms by default), 
 up to about 0.6 s of sending, several hundred emails at full speed to a local
 relay. Those rows come back as ``sending``, are queued again after the lease, and
 their emails arrive twice, with the same Message-ID; none is lost (the claims are
-committed as the database is configured). MAIL_DURABLE_OUTCOMES=true
+committed as the database is configured). The same holds for a failover to a
+standby: asynchronous commits do not wait for synchronous replicas either. MAIL_DURABLE_OUTCOMES=true
 (MailSettings.durable_outcomes) makes each record wait for the disk and removes
 that window; the flush overlaps the next message's MAIL, RCPT and DATA, but on the
 test machine it still cost about a fifth of the throughput to a local relay
@@ -292,6 +293,12 @@ class _Recorder:
             self._pool.shutdown()
 
 
+def _missing_statement() -> type[Exception]:
+    from psycopg import errors
+
+    return errors.InvalidSqlStatementName
+
+
 class _PostgresRecorder:
     """The outcomes on PostgreSQL with psycopg: the same promise as :class:`_Recorder`
     without a second thread.
@@ -316,7 +323,7 @@ class _PostgresRecorder:
         self._durable = durable
         self._connection: Connection | None = None
         self._undo: str | None = None
-        self._in_flight: tuple[str, str, dict] | None = None  # (what, sql, params)
+        self._in_flight: tuple | None = None  # (what, params, statement name, sql, values)
         self._error: BaseException | None = None
 
     def _connect(self) -> Connection:
@@ -362,15 +369,28 @@ class _PostgresRecorder:
         except BaseException as error:
             self._error = self._sqlalchemy_error(error, sql.decode(), params)
             raise self._error from error
-        self._in_flight = (what, sql.decode(), params)
+        self._in_flight = (what, params, name, sql, values)
 
     def wait(self) -> None:
         if self._in_flight is not None:
-            (what, sql, params), self._in_flight = self._in_flight, None
+            (what, params, name, sql, values), self._in_flight = self._in_flight, None
+            pgconn = self._connection.connection.driver_connection.pgconn
             try:
-                rowcount = self._answer(self._connection.connection.driver_connection.pgconn)
+                try:
+                    rowcount = self._answer(pgconn)
+                except _missing_statement() as error:
+                    # Nothing ran: the connection's prepared statements are gone since this
+                    # process prepared them -- psycopg runs DEALLOCATE ALL after a rollback
+                    # that follows its own prepared statements, when the connection served
+                    # someone else. Prepare it again and record the outcome now.
+                    log.info("%s: statement %s prepared again (%s)", what, name, error)
+                    pgconn.send_prepare(name, sql)
+                    self._answer(pgconn)
+                    pgconn.send_query_prepared(name, values)
+                    _flush(pgconn)
+                    rowcount = self._answer(pgconn)
             except BaseException as error:
-                self._error = self._error or self._sqlalchemy_error(error, sql, params)
+                self._error = self._error or self._sqlalchemy_error(error, sql.decode(), params)
             else:
                 if rowcount == 0:
                     log.warning("%s: the row was no longer claimed by this dispatcher (lease expired?)", what)
