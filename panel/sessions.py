@@ -26,7 +26,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import want_bytes
 
-REMEMBERED = 4096  # cookie strings per process (about 1 MB at most)
+REMEMBERED = 4096  # cookie strings per process (a few MB: a cookie is at most 4 KB, most are 200 bytes)
 
 
 class RememberingSessionInterface(SecureCookieSessionInterface):
@@ -59,11 +59,10 @@ class RememberingSessionInterface(SecureCookieSessionInterface):
             found = self._verify(serializer, cookie)
             if found is None:
                 return self.session_class()
-            if len(verified) >= self._remembered:
-                with self._lock:  # forget the oldest
-                    if verified:
-                        verified.pop(next(iter(verified)), None)
-            verified[cookie] = found
+            with self._lock:  # (iterating to forget the oldest while another thread adds one would fail)
+                if len(verified) >= self._remembered:
+                    verified.pop(next(iter(verified)), None)
+                verified[cookie] = found
         signed_at, data = found
         age = int(time.time()) - signed_at
         if age > max_age or age < 0:  # as itsdangerous's TimestampSigner: expired, or signed "in the future"

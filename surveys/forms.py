@@ -534,8 +534,14 @@ def _markup_key(form_class: type, entries: Iterable[_Entry], data: Mapping[str, 
             return None
         if entry.question.type in _TYPED and data.get(entry.attributes[0]) not in (None, ""):
             return None
-    return (form_class, *((name, tuple(value) if isinstance(value, list) else value)
-                          for name, value in sorted(data.items())))
+    shown = []
+    for name, value in sorted(data.items()):
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = tuple(value)
+        elif not isinstance(value, (str, int, float, bool)):  # an answer of another shape (an older revision)
+            return None
+        shown.append((name, value))
+    return (form_class, *shown)
 
 
 @dataclass(frozen=True)

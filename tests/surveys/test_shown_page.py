@@ -87,3 +87,13 @@ def test_other_choices_get_their_own_markup_and_typed_text_is_never_kept(app, ex
         assert 'value="1234"' in str(questions_html(shown_page(example, visits, "sv", answers)))
     kept = " ".join(str(markup) for markup in forms._SHOWN_MARKUP.values())
     assert "Moped" not in kept and "Traktor" not in kept and "1234" not in kept
+
+
+def test_an_answer_of_another_shape_is_shown_as_a_bound_form_shows_it(app, example):
+    """A draft from an earlier revision may hold, say, a matrix's answers under a key that is
+    now a single choice: the page shows, and nothing is kept for it."""
+    page = example.pages[0]
+    answers = {"transport": {"bil": 1}}
+    with app.test_request_context(), force_locale("sv"):
+        shown = str(questions_html(shown_page(example, page, "sv", answers)))
+        assert shown == str(questions_html(build_page_form(example, page, "sv", answers, meta=RESPONDENT_META)))
