@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 
 from flask import Flask, current_app
 from flask.globals import app_ctx
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -126,3 +126,39 @@ class Database:
 
     def _remove(self, _exc: BaseException | None) -> None:
         self.session.remove()
+
+
+def uses_psycopg(bind: Engine | Connection) -> bool:
+    """Whether ``bind`` runs on psycopg (PostgreSQL), whose own cursor :func:`run_on_driver` uses."""
+    dialect = bind.dialect
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def run_on_driver(connection: Connection, sql: str, parameters: dict, *, fetch: str | None = None):
+    """Run compiled ``sql`` on the database driver's own cursor, in ``connection``'s transaction.
+
+    For the busiest statements (answering pages, the mail dispatcher), where SQLAlchemy's
+    result handling costs as much as the query. A transaction is begun as
+    ``Connection.execute`` would (unless in autocommit), so that ``connection.commit()``
+    commits it. ``fetch``: "one" (the first row), "all" (every row), or None (the number
+    of rows changed). Errors are SQLAlchemy's, as from ``Connection.execute``, and a
+    connection found lost is invalidated.
+    """
+    if not connection.in_transaction() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.begin()
+    dialect = connection.dialect
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            if fetch == "one":
+                return cursor.fetchone()
+            if fetch == "all":
+                return cursor.fetchall()
+            return cursor.rowcount
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, driver_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                                  connection_invalidated=lost, dialect=dialect) from error

@@ -76,7 +76,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import Executable
 from sqlalchemy.orm import Session, sessionmaker
 
-from panel.db import utcnow
+from panel.db import run_on_driver, uses_psycopg, utcnow
 from panel.mail.compose import Outgoing, UnsafeMessage, compose, envelope_address, sender_header
 from panel.mail.smtp import DeliveryAborted, DeliveryFailed, MailSettings, SMTPConnection, describe
 from panel.mail.outbox import fill_body, fill_headers
@@ -166,13 +166,9 @@ _NO_SORT = "SET LOCAL enable_sort = off"
 _compiled: dict[tuple[Executable | str, str], tuple[str, dict[str, Any]] | None] = {}
 
 
-def _uses_psycopg(engine: Engine | Connection) -> bool:
-    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
-
-
 def _driver(connection: Connection):
     """psycopg's connection under ``connection``, or None where SQLAlchemy runs the statements."""
-    return connection.connection.driver_connection if _uses_psycopg(connection) else None
+    return connection.connection.driver_connection if uses_psycopg(connection) else None
 
 
 def _compile(statement: Executable | str, connection: Connection) -> tuple[str, dict[str, Any]] | None:
@@ -203,19 +199,8 @@ def _run(connection: Connection, statement: Executable | str, params: dict[str, 
             result = connection.execute(statement, params)
         return [tuple(row) for row in result] if fetch else result.rowcount
     sql, constants = compiled
-    if not connection.in_transaction() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        connection.begin()  # so that the caller's commit() commits what runs on the driver's cursor
-    dialect = connection.dialect
-    try:
-        with driver.cursor() as cursor:
-            cursor.execute(sql, {**constants, **params} if constants else params)
-            return cursor.fetchall() if fetch else cursor.rowcount
-    except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, driver, None)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from error
+    return run_on_driver(connection, sql, {**constants, **params} if constants else params,
+                         fetch="all" if fetch else None)
 
 
 class _Recorder:
@@ -664,7 +649,7 @@ def dispatch_once(
         return stats
 
     engine = sessions.kw["bind"]
-    recorder = (_PostgresRecorder if _uses_psycopg(engine) else _Recorder)(engine, settings.durable_outcomes)
+    recorder = (_PostgresRecorder if uses_psycopg(engine) else _Recorder)(engine, settings.durable_outcomes)
     smtp = SMTPConnection(settings)
     deadline = claimed_at + lease * 0.8
     pending.reverse()  # pop() from the end, in claim order

@@ -18,16 +18,14 @@ from datetime import timezone
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
+
+from panel.db import run_on_driver, uses_psycopg
 
 # Compiled SQL per statement (the statements are built once, at import) and dialect.
 _sqls: dict[tuple[Executable, str, str, tuple[str, ...]], str] = {}
 
-
-def uses_driver(connection: Connection) -> bool:
-    dialect = connection.dialect
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+uses_driver = uses_psycopg
 
 
 def first_row(connection: Connection, statement: Executable, parameters: dict[str, Any], *,
@@ -64,16 +62,4 @@ def _run(connection: Connection, statement: Executable, parameters: dict[str, An
     sql = _sqls.get(key)
     if sql is None:
         sql = _sqls[key] = str(statement.compile(dialect=dialect, column_keys=list(columns) or None))
-    if not connection.in_transaction() and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        connection.begin()  # so that connection.commit() commits what runs on the driver's cursor
-    driver_connection = connection.connection.driver_connection
-    try:
-        with driver_connection.cursor() as cursor:
-            cursor.execute(sql, parameters)
-            return cursor.fetchone() if fetch else cursor.rowcount
-    except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, driver_connection, None)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
-                                  connection_invalidated=lost, dialect=dialect) from error
+    return run_on_driver(connection, sql, parameters, fetch="one" if fetch else None)
