@@ -45,9 +45,9 @@ up to about 0.6 s of sending, several hundred emails at full speed to a local
 relay. Those rows come back as ``sending``, are queued again after the lease, and
 their emails arrive twice, with the same Message-ID; none is lost (the claims are
 committed as the database is configured). The same holds for a failover to a
-standby: asynchronous commits do not wait for synchronous replicas either. MAIL_DURABLE_OUTCOMES=true
-(MailSettings.durable_outcomes) makes each record wait for the disk and removes
-that window; the flush overlaps the next message's MAIL, RCPT and DATA, but on the
+standby: asynchronous commits do not wait for synchronous replicas either.
+MAIL_DURABLE_OUTCOMES=true (MailSettings.durable_outcomes) makes each record wait
+for the disk and removes that window; the flush overlaps the next message's MAIL, RCPT and DATA, but on the
 test machine it still cost about a fifth of the throughput to a local relay
 (bench/RESULTS.md, 2026-11-23). No email lost either way and duplicates only after
 a crash of the database server: so the default is not to wait.
@@ -300,7 +300,8 @@ class _PostgresRecorder:
     the whole exchange with a local mail server takes).
     """
 
-    # The statements prepared on each pooled connection (they last as long as it does).
+    # The statements prepared on each pooled connection (as long as it lasts, unless psycopg
+    # deallocates them meanwhile: then wait() prepares the one it needs again).
     _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def __init__(self, engine: Engine, durable: bool = False) -> None:
