@@ -166,11 +166,6 @@ _NO_SORT = "SET LOCAL enable_sort = off"
 _compiled: dict[tuple[Executable | str, str], tuple[str, dict[str, Any]] | None] = {}
 
 
-def _driver(connection: Connection):
-    """psycopg's connection under ``connection``, or None where SQLAlchemy runs the statements."""
-    return connection.connection.driver_connection if uses_psycopg(connection) else None
-
-
 def _compile(statement: Executable | str, connection: Connection) -> tuple[str, dict[str, Any]] | None:
     """(SQL, the values of its constant parameters), or None for a statement that SQLAlchemy
     must render at each execution (a list parameter: ``IN (...)``)."""
@@ -190,8 +185,7 @@ def _run(connection: Connection, statement: Executable | str, params: dict[str, 
     """Run ``statement`` in ``connection``'s transaction (or in autocommit, when the connection
     is): the rows as tuples when ``fetch``, else the number of rows changed. Errors are
     SQLAlchemy's, as from ``Connection.execute``, and a connection found lost is invalidated."""
-    driver = _driver(connection)
-    compiled = _compile(statement, connection) if driver is not None else None
+    compiled = _compile(statement, connection) if uses_psycopg(connection) else None
     if compiled is None:
         if isinstance(statement, str):
             result = connection.exec_driver_sql(statement)
@@ -533,7 +527,7 @@ def _claim(session: Session, worker_id: str, batch_size: int, now: datetime) -> 
     """
     connection = session.connection()
     params = {"now": now, "worker": worker_id, "batch_size": batch_size}
-    if _driver(connection) is not None:
+    if uses_psycopg(connection):
         # Right after a send-out is queued, PostgreSQL has no statistics on its rows
         # (autovacuum analyzes the table later) and may estimate a handful of due rows;
         # it then reads every due row and sorts them, for each batch (about 0.1 ms of

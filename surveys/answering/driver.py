@@ -25,13 +25,11 @@ from panel.db import run_on_driver, uses_psycopg
 # Compiled SQL per statement (the statements are built once, at import) and dialect.
 _sqls: dict[tuple[Executable, str, str, tuple[str, ...]], str] = {}
 
-uses_driver = uses_psycopg
-
 
 def first_row(connection: Connection, statement: Executable, parameters: dict[str, Any], *,
               datetimes: Iterable[int] = ()) -> Sequence[Any] | None:
     """The first row of a SELECT; the columns at the ``datetimes`` positions are aware UTC datetimes."""
-    if not uses_driver(connection):
+    if not uses_psycopg(connection):
         return connection.execute(statement, parameters).first()
     row = _run(connection, statement, parameters, (), fetch=True)
     if row is None:
@@ -47,7 +45,7 @@ def execute(connection: Connection, statement: Executable, parameters: dict[str,
             columns: tuple[str, ...] = (), json: Iterable[str] = ()) -> int:
     """Run an UPDATE whose SET clause is ``columns`` (named as in ``parameters``); ``json``
     names the parameters holding JSON values. The number of rows it changed."""
-    if not uses_driver(connection):
+    if not uses_psycopg(connection):
         return connection.execute(statement, parameters).rowcount
     from psycopg.types.json import Json
 

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from panel.db import uses_psycopg
 from surveys.answering import driver, services
 from surveys.answering.models import AnswerDraft
 from tests.conftest import ON_POSTGRES
-from tests.surveys.answering.builders import TWO_PAGES, invite, make_survey
+from tests.surveys.answering.builders import TWO_PAGES, engine_of, invite, make_survey
 
 on_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="the driver's cursor is used on PostgreSQL only")
 
@@ -26,10 +27,6 @@ def started(app, session):
                             pages_done={"p1": ["farg", "namn"]}, page_key="p2"))
     session.commit()
     return invitation.id
-
-
-def engine_of(app):
-    return app.extensions["database"].kw["bind"]
 
 
 def test_rows_are_the_ones_sqlalchemy_gives(app, started):
@@ -101,5 +98,5 @@ def grace():
 
 def test_the_driver_is_used_only_for_psycopg(app):
     with engine_of(app).connect() as connection:
-        assert driver.uses_driver(connection) == ON_POSTGRES
+        assert uses_psycopg(connection) == ON_POSTGRES
         assert isinstance(connection, Connection)
