@@ -116,3 +116,8 @@ def is_checked(page: str, name: str, value: str) -> bool:
         if f'name="{name}"' in tag and f'value="{value}"' in tag:
             return " checked" in tag
     raise AssertionError(f"no input {name}={value} on the page")
+
+
+def engine_of(app):
+    """The application's engine, for statements on a connection of a test's own."""
+    return app.extensions["database"].kw["bind"]

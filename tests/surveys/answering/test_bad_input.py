@@ -12,17 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from surveys.answering import driver
 from surveys.answering.models import AnswerDraft, SurveyResponse
-from tests.surveys.answering.builders import TWO_PAGES, VARDAG, invite, make_survey, start, submit, token_on
-
-
-@pytest.fixture
-def respondent(client, session):
-    """A resident on the first page of the two-page survey; ``respondent.invitation``."""
-    survey = make_survey(session, TWO_PAGES)
-    client.invitation, token = invite(session, survey)
-    session.commit()
-    start(client, token)
-    return client
+from tests.surveys.answering.builders import VARDAG, invite, make_survey, start, submit, token_on
 
 
 def draft_answers(session, invitation) -> dict:

@@ -11,14 +11,10 @@ from sqlalchemy import select
 from panel.db import utcnow
 from surveys.answering import services
 from surveys.answering.models import AnswerDraft
-from tests.surveys.answering.builders import TWO_PAGES, invite, make_survey, start, submit, token_on
+from tests.surveys.answering.builders import TWO_PAGES, engine_of, submit, token_on
 
 GRACE = timedelta(days=30)
 SAVE_PAGE = services.save_page  # the other tab's, whatever a test puts in its place
-
-
-def engine_of(app):
-    return app.extensions["database"].kw["bind"]
 
 
 def stored(app, invitation_id: int) -> tuple[dict, str, int]:
@@ -39,17 +35,8 @@ def another_tab_saves_page_two(app, invitation_id: int, survey_id: int, text: st
         connection.commit()
 
 
-@pytest.fixture
-def resident(client, session):
-    survey = make_survey(session, TWO_PAGES)
-    client.invitation, token = invite(session, survey)
-    session.commit()
-    start(client, token)
-    return client
-
-
-def test_a_draft_written_since_it_was_read_is_not_overwritten(app, resident):
-    invitation = resident.invitation
+def test_a_draft_written_since_it_was_read_is_not_overwritten(app, respondent):
+    invitation = respondent.invitation
     defn = services.parse_definition(TWO_PAGES)
     with engine_of(app).connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -64,18 +51,18 @@ def test_a_draft_written_since_it_was_read_is_not_overwritten(app, resident):
     assert answers == {"tycker": "Från den andra fliken"}, "nothing written over the other tab's page"
 
 
-def test_a_draft_read_unchanged_is_saved_with_one_more_version(app, resident):
-    invitation = resident.invitation
+def test_a_draft_read_unchanged_is_saved_with_one_more_version(app, respondent):
+    invitation = respondent.invitation
     before = stored(app, invitation.id)[2]
-    assert submit(resident, "/s/answer/p1", {"farg": "bla"}).headers["Location"] == "/s/answer/p2"
-    assert submit(resident, "/s/answer/p2", {"tycker": "Ja"}, nav="back").headers["Location"] == "/s/answer/p1"
+    assert submit(respondent, "/s/answer/p1", {"farg": "bla"}).headers["Location"] == "/s/answer/p2"
+    assert submit(respondent, "/s/answer/p2", {"tycker": "Ja"}, nav="back").headers["Location"] == "/s/answer/p1"
     answers, page_key, version = stored(app, invitation.id)
     assert (answers["farg"], answers["tycker"], page_key, version) == ("bla", "Ja", "p1", before + 2)
 
 
-def test_a_page_saved_in_another_tab_meanwhile_is_kept(app, resident, monkeypatch):
-    invitation = resident.invitation
-    page = resident.get("/s/answer/p1").get_data(as_text=True)
+def test_a_page_saved_in_another_tab_meanwhile_is_kept(app, respondent, monkeypatch):
+    invitation = respondent.invitation
+    page = respondent.get("/s/answer/p1").get_data(as_text=True)
     reads = []
 
     def save_page(draft, *args, **kwargs):  # between this request's read and its write ...
@@ -85,7 +72,7 @@ def test_a_page_saved_in_another_tab_meanwhile_is_kept(app, resident, monkeypatc
         return SAVE_PAGE(draft, *args, **kwargs)
 
     monkeypatch.setattr(services, "save_page", save_page)
-    response = resident.post("/s/answer/p1", data={"csrf_token": token_on(page), "nav": "next", "farg": "rod"})
+    response = respondent.post("/s/answer/p1", data={"csrf_token": token_on(page), "nav": "next", "farg": "rod"})
     monkeypatch.undo()
     assert response.status_code == 302
     assert reads == [False, True], "done again with the draft locked"
@@ -95,8 +82,8 @@ def test_a_page_saved_in_another_tab_meanwhile_is_kept(app, resident, monkeypatc
     assert response.headers["Location"] in ("/s/answer/p2", "/s/thanks")
 
 
-def test_a_new_language_from_the_start_button_is_not_written_back_by_an_older_read(app, resident, session):
-    invitation = resident.invitation
+def test_a_new_language_from_the_start_button_is_not_written_back_by_an_older_read(app, respondent, session):
+    invitation = respondent.invitation
     with engine_of(app).connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         _link, draft = services.respondent(connection, invitation.id, invitation.survey_id, now=utcnow(),
