@@ -13,7 +13,13 @@ and created again (never point this at a database you care about). Without
 Both applications are served the same way: gunicorn on 127.0.0.1 with the same worker
 class, workers and threads (``--workers``, ``--threads``), and driven by the same client:
 ``--clients`` threads in this process, each with one keep-alive connection, looping for
-``--seconds`` after a warm-up. One *cycle* is a GET of a page and a POST of its form:
+``--seconds`` after a warm-up. gunicorn's workers share one listening socket and a
+keep-alive connection stays with the worker that accepted it, so the connections are
+spread evenly over the workers before the clock starts (a client whose connection went
+to a worker that already has its share connects again; the owner of each connection is
+read from /proc). Without that, one run could put all eight on one worker and the next
+four on each, and the bare page's throughput differed by a factor of two between such
+runs. One *cycle* is a GET of a page and a POST of its form:
 
 - bare: a Flask app with one Jinja template (a heading and a small form); the GET renders
   it, the POST reads the form and redirects. No database, no sessions, no CSRF.
@@ -158,6 +164,14 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
 
+    def local_port(self) -> int | None:
+        sock = self.connection.sock
+        return sock.getsockname()[1] if sock is not None else None
+
+    def reconnect(self) -> None:
+        self.connection.close()
+        self.connection.connect()
+
     def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         body = None
@@ -196,7 +210,7 @@ def answering_cycle(port: int, token: str):
         posted, _ = client.request("POST", "/s/answer/vardag", form)
         return got == 200 and posted == 302
 
-    return cycle
+    return client, cycle
 
 
 def bare_cycle(port: int, _token: str):
@@ -207,7 +221,7 @@ def bare_cycle(port: int, _token: str):
         posted, _ = client.request("POST", "/page", {k: v for k, v in ANSWERS.items()})
         return got == 200 and posted == 302
 
-    return cycle
+    return client, cycle
 
 
 def serve(target: str, env: dict[str, str], workers: int, threads: int, cwd: str) -> tuple[subprocess.Popen, int]:
@@ -227,12 +241,76 @@ def serve(target: str, env: dict[str, str], workers: int, threads: int, cwd: str
     raise SystemExit(f"gunicorn did not start: {target}")
 
 
+def workers_of(master: int) -> list[int]:
+    try:
+        return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def connection_owners(master: int, port: int) -> dict[int, int]:
+    """{client's local port: pid of the gunicorn worker holding that connection} (Linux /proc)."""
+    remote_of_inode = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if int(local.rsplit(":", 1)[1], 16) == port:
+                remote_of_inode[inode] = int(remote.rsplit(":", 1)[1], 16)
+    owners = {}
+    for pid in workers_of(master):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                remote = remote_of_inode.get(target[8:-1])
+                if remote is not None:
+                    owners[remote] = pid
+    return owners
+
+
+def spread_connections(clients: list[Client], master: int, port: int, workers: int) -> list[int]:
+    """Connect the clients again until each worker holds its share of the connections;
+    the number each worker holds."""
+    share = -(-len(clients) // workers)  # at most this many per worker
+    for _attempt in range(200):
+        for client in clients:
+            if client.local_port() is None:
+                client.reconnect()
+        deadline = time.time() + 2  # a new connection waits in the listen queue until a worker accepts it
+        while True:
+            owners = connection_owners(master, port)
+            if all(client.local_port() in owners for client in clients) or time.time() > deadline:
+                break
+            time.sleep(0.01)
+        held: dict[int, list[Client]] = {pid: [] for pid in workers_of(master)}
+        for client in clients:
+            held.setdefault(owners.get(client.local_port(), -1), []).append(client)
+        crowded = [group[share:] for pid, group in held.items() if pid == -1 or len(group) > share]
+        counts = sorted((len(group) for pid, group in held.items() if pid != -1), reverse=True)
+        if not any(crowded) and len(counts) == workers:
+            return counts
+        for group in crowded:
+            for client in group:
+                client.connection.close()
+    raise SystemExit(f"could not spread {len(clients)} connections over {workers} workers: {counts}")
+
+
 def server_cpu_seconds(master: int) -> float:
     """User + system CPU time of gunicorn's workers so far (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    except OSError:
+    children = workers_of(master)
+    if not children:
         return float("nan")
     total = 0
     for pid in children:
@@ -245,8 +323,10 @@ def server_cpu_seconds(master: int) -> float:
 
 
 def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float, warmup: float,
-          master: int) -> dict:
-    cycles = [make_cycle(port, tokens[i]) for i in range(clients)]
+          master: int, workers: int) -> dict:
+    made = [make_cycle(port, tokens[i]) for i in range(clients)]
+    spread = spread_connections([client for client, _cycle in made], master, port, workers)
+    cycles = [cycle for _client, cycle in made]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     start_at = time.perf_counter() + warmup
@@ -277,7 +357,7 @@ def drive(make_cycle, port: int, tokens: list[str], clients: int, seconds: float
     quantiles = statistics.quantiles(done, n=100) if len(done) > 1 else [float("nan")] * 99
     return {"cycles": len(done), "per_second": len(done) / seconds, "failures": sum(failures),
             "p50_ms": quantiles[49] * 1000, "p95_ms": quantiles[94] * 1000,
-            "cpu_ms": (cpu_after - cpu_before) * 1000 / max(len(done), 1)}
+            "cpu_ms": (cpu_after - cpu_before) * 1000 / max(len(done), 1), "spread": spread}
 
 
 def main() -> None:
@@ -306,7 +386,7 @@ def main() -> None:
             process, port = serve(target, env, args.workers, args.threads, folder)
             try:
                 results[name] = drive(make_cycle, port, tokens, args.clients, args.seconds, args.warmup,
-                                      process.pid)
+                                      process.pid, args.workers)
             finally:
                 process.send_signal(signal.SIGTERM)
                 try:  # workers wait for idle keep-alive connections; no need to wait long
@@ -319,10 +399,10 @@ def main() -> None:
     print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads; {args.clients} client threads; "
           f"{args.seconds:g} s measured after {args.warmup:g} s warm-up; database {url.split(':', 1)[0]}")
     print(f"{'':22} {'cycles/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'server CPU ms/cycle':>20} {'failures':>9}"
-          "   (one cycle = GET + POST)")
+          f" {'connections per worker':>23}   (one cycle = GET + POST)")
     for name, result in results.items():
         print(f"{name:22} {result['per_second']:9.1f} {result['p50_ms']:8.1f} {result['p95_ms']:8.1f} "
-              f"{result['cpu_ms']:20.2f} {result['failures']:9d}")
+              f"{result['cpu_ms']:20.2f} {result['failures']:9d} {'/'.join(map(str, result['spread'])):>23}")
     bare, answering = results["bare Flask + Jinja"], results["answering page"]
     print(f"ratio answering / bare: {answering['per_second'] / bare['per_second']:.2f} (goal >= {GOAL}); "
           f"by server CPU per cycle: {bare['cpu_ms'] / answering['cpu_ms']:.2f}")
