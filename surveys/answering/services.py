@@ -313,9 +313,9 @@ def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, no
                grace: timedelta, lock: bool = False) -> tuple[Link, Draft | None]:
     """The invitation (with its survey) and its draft, for a respondent session: one SELECT.
 
-    With ``lock`` the draft's row stays locked until the transaction ends (PostgreSQL),
-    so that two tabs saving at once do not overwrite each other's page; a missing draft
-    then costs a second query. Without, :func:`store_draft` checks the draft's version.
+    With ``lock`` the draft's row stays locked until the transaction ends (on SQLite the
+    whole database is locked for writing: it has no row locks), so that two tabs saving
+    at once do not overwrite each other's page; a missing draft then costs a second query. Without, :func:`store_draft` checks the draft's version.
     Raises NoRespondent when the session names nothing usable, LinkInvalid when the link
     has since been revoked or expired or the member left. The caller checks
     :func:`check_answerable` (a completed invitation has no draft).
@@ -323,6 +323,10 @@ def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, no
     if not isinstance(invitation_id, int) or not isinstance(survey_id, int) or not 0 < invitation_id < 2**31:
         raise NoRespondent()
     parameters = {"invitation_id": invitation_id}
+    if lock and connection.dialect.name == "sqlite":
+        # SQLite has no row locks (it ignores FOR UPDATE): take the database's write lock
+        # now, so that no other save can come between this read and this request's write.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     row = driver.first_row(connection, _LOCK if lock else _READ, parameters, datetimes=_DATETIMES)
     if row is None and lock:
         row = driver.first_row(connection, _LINK, parameters, datetimes=_DATETIMES)

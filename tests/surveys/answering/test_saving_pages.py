@@ -3,6 +3,8 @@ read is never overwritten; the request is done again with the draft locked."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -95,3 +97,47 @@ def test_a_new_language_from_the_start_button_is_not_written_back_by_an_older_re
             services.store_draft(connection, draft)
     session.expire_all()
     assert session.get(AnswerDraft, invitation.id).language == "en"
+
+
+def test_no_other_save_comes_between_a_locked_read_and_its_write(app, respondent):
+    """The locked path holds the draft from its read to its commit, on SQLite (which has no
+    row locks: the database's write lock) as on PostgreSQL (the row's lock)."""
+    invitation_id, survey_id = respondent.invitation.id, respondent.invitation.survey_id
+    defn = services.parse_definition(TWO_PAGES)
+    other_started, committing = threading.Event(), threading.Event()
+    other_wrote_before_commit = []
+
+    def other_tab() -> None:  # an optimistic save of page 2, read before the locked read
+        with engine_of(app).connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            _link, draft = services.respondent(connection, invitation_id, survey_id, now=utcnow(),
+                                               grace=GRACE)
+            ready.wait(10)
+            SAVE_PAGE(draft, defn, defn.page("p2"), {"tycker": "Från den andra fliken"}, now=utcnow())
+            other_started.set()
+            try:
+                services.store_draft(connection, draft)
+            except services.SaveUnderLock:
+                pass
+            other_wrote_before_commit.append(not committing.is_set())
+
+    ready = threading.Event()
+    thread = threading.Thread(target=other_tab)
+    thread.start()
+    try:
+        connection = engine_of(app).connect()
+        _link, draft = services.respondent(connection, invitation_id, survey_id, now=utcnow(),
+                                           grace=GRACE, lock=True)
+    finally:
+        ready.set()
+    with connection:
+        other_started.wait(10)
+        time.sleep(0.3)  # time enough for the other save, were it not held back
+        services.save_page(draft, defn, defn.page("p1"), {"farg": "rod", "namn": "Ett"}, now=utcnow())
+        services.store_draft(connection, draft)
+        committing.set()
+        connection.commit()
+    thread.join(30)
+    assert other_wrote_before_commit == [False], "the other save waited for the locked one"
+    answers, _page, _version = stored(app, invitation_id)
+    assert answers == {"farg": "rod", "namn": "Ett"}, "and then found the draft changed: nothing overwritten"
