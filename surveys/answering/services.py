@@ -315,7 +315,8 @@ def respondent(connection: Connection, invitation_id: Any, survey_id: Any, *, no
 
     With ``lock`` the draft's row stays locked until the transaction ends (on SQLite the
     whole database is locked for writing: it has no row locks), so that two tabs saving
-    at once do not overwrite each other's page; a missing draft then costs a second query. Without, :func:`store_draft` checks the draft's version.
+    at once do not overwrite each other's page; a missing draft then costs a second query.
+    Without, :func:`store_draft` checks the draft's version.
     Raises NoRespondent when the session names nothing usable, LinkInvalid when the link
     has since been revoked or expired or the member left. The caller checks
     :func:`check_answerable` (a completed invitation has no draft).
