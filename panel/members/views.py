@@ -21,7 +21,7 @@ from panel.members import terms as panel_terms
 from panel.members.forms import (ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm, ProfileForm,
                                  RequestLinkForm)
 from panel.models import Member
-from panel.models.member import RequestKind, TokenPurpose
+from panel.models.member import MemberStatus, RequestKind, TokenPurpose
 from panel.web import render_error
 
 bp = Blueprint("members", __name__)
@@ -250,8 +250,9 @@ def unsubscribe(token: str):
         member = tokens.member_for_unsubscribe_token(db.session, token)
     except tokens.LinkInvalid as error:
         return _link_problem(error, "unsubscribe")
-    if request.method == "GET":
-        return render_template("members/unsubscribe.html", member=member, done=False)
+    if request.method == "GET":  # opened again after unsubscribing: say so, without the button
+        done = member is not None and member.status == MemberStatus.UNSUBSCRIBED
+        return render_template("members/unsubscribe.html", member=member, done=done)
     if request.form.get("List-Unsubscribe") != "One-Click":
         abort(400)
     if member is not None:

@@ -115,3 +115,17 @@ def test_the_headers_reach_the_mailbox_and_a_member_can_resubscribe(app, client,
     session.expire_all()
     assert session.get(Member, member.id).status == "active"
     assert session.scalars(select(Member)).one().email == "erik@example.se"
+
+
+def test_opening_the_link_again_says_you_are_already_unsubscribed(app, client, session):
+    member = make_member(session)
+    session.commit()
+    path = unsubscribe_path(app, member.id)
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    page = client.get(path + "?lang=sv")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Du får inga fler mejl" in html
+    assert "Klicka på knappen" not in html and 'value="One-Click"' not in html
+    session.expire_all()
+    assert session.get(Member, member.id).status == "unsubscribed"
