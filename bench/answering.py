@@ -23,6 +23,9 @@ runs. One *cycle* is a GET of a page and a POST of its form:
 
 - bare: a Flask app with one Jinja template (a heading and a small form); the GET renders
   it, the POST reads the form and redirects. No database, no sessions, no CSRF.
+- bare + one statement (for reference, not the goal): the same page, its GET also reading a
+  row and its POST updating it, one statement each on a connection from the application's
+  pool (``panel.db.make_engine``) in autocommit: the least a page that saves must add.
 - answering: ``GET /s/answer/vardag`` (the first page of the example survey: single choice
   with "annat", a 1-5 scale with "vet ej", yes/no) and its POST with valid answers, which
   validates the form, saves the page into the respondent's draft, commits and redirects.
@@ -94,6 +97,38 @@ BARE_APP = textwrap.dedent('''
             request.form.get("transport")
             return redirect("/page")
         return render_template("page.html", title="Trygghet och service i kommunen", questions=QUESTIONS)
+
+    app.view_functions["page"] = page  # the bare page's route, this view
+''')
+
+
+# The bare page with what a page that saves must do at least: one statement per request (the
+# GET reads a row, the POST updates it) on a pooled connection in autocommit. Not part of
+# the goal; printed so that the answering page's ratio can be read against it.
+BARE_DB_APP = textwrap.dedent('''
+    import os
+
+    from flask import redirect, render_template, request
+    from sqlalchemy import text
+
+    from bare_app import QUESTIONS, app as bare
+    from panel.db import make_engine
+
+    app = bare
+    # The application's engine (its pool and SQLite settings), in autocommit.
+    engine = make_engine(os.environ["DATABASE_URL"]).execution_options(isolation_level="AUTOCOMMIT")
+    READ = text("SELECT value FROM bench_bare_row WHERE id = 1")
+    WRITE = text("UPDATE bench_bare_row SET value = :value WHERE id = 1")
+
+    def page():
+        with engine.connect() as connection:
+            if request.method == "POST":
+                connection.execute(WRITE, {"value": request.form.get("transport")})
+                return redirect("/page")
+            connection.execute(READ).first()
+        return render_template("page.html", title="Trygghet och service i kommunen", questions=QUESTIONS)
+
+    app.view_functions["page"] = page  # the bare page's route, this view
 ''')
 
 
@@ -136,6 +171,10 @@ def build(url: str, respondents: int) -> list[str]:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         Base.metadata.create_all(engine)
+        with engine.begin() as conn:  # the row of the bare page with a database
+            conn.execute(text("DROP TABLE IF EXISTS bench_bare_row"))
+            conn.execute(text("CREATE TABLE bench_bare_row (id INTEGER PRIMARY KEY, value VARCHAR(40))"))
+            conn.execute(text("INSERT INTO bench_bare_row (id, value) VALUES (1, 'bil')"))
         session = db.session
         example = (ROOT / "surveys" / "examples" / "medborgarpanel_exempel.yaml").read_text(encoding="utf-8")
         survey = Survey(title="Bench", definition=definition_to_dict(load_definition(example)), status="open")
@@ -376,10 +415,12 @@ def main() -> None:
             prepare_postgres(url)
         tokens = build(url, args.clients)
         (Path(folder) / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+        (Path(folder) / "bare_db_app.py").write_text(BARE_DB_APP, encoding="utf-8")
         load_before = os.getloadavg()
         results = {}
         for name, target, make_cycle in (
             ("bare Flask + Jinja", "bare_app:app", bare_cycle),
+            ("bare + one statement", "bare_db_app:app", bare_cycle),
             ("answering page", "panel.app:create_app()", answering_cycle),
         ):
             env = {"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_INSTANCE_PATH": folder}
@@ -406,6 +447,9 @@ def main() -> None:
     bare, answering = results["bare Flask + Jinja"], results["answering page"]
     print(f"ratio answering / bare: {answering['per_second'] / bare['per_second']:.2f} (goal >= {GOAL}); "
           f"by server CPU per cycle: {bare['cpu_ms'] / answering['cpu_ms']:.2f}")
+    with_database = results["bare + one statement"]
+    print(f"for reference, bare + one statement / bare: {with_database['per_second'] / bare['per_second']:.2f}; "
+          f"answering / bare + one statement: {answering['per_second'] / with_database['per_second']:.2f}")
     print("load average before: {:.1f} {:.1f} {:.1f}, after: {:.1f} {:.1f} {:.1f} on {} cores".format(
         *load_before, *load_after, os.cpu_count()))
 
