@@ -38,6 +38,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from panel.numerals import parse_whole_number
 from surveys.definition import (
     DONT_KNOW,
     OTHER_VALUE,
@@ -145,24 +146,6 @@ class _TextLength:
         if len(field.data or "") > self.limit:
             raise StopValidation(_("Texten får vara högst %(n)s tecken lång. Nu är den %(m)s tecken.",
                                    n=self.limit, m=len(field.data)))
-
-
-def parse_whole_number(value: Any) -> int | None:
-    """An integer from what a resident typed: "12", "1 000", "−3", "٣"; else None."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().replace("\u2212", "-")
-    for space in (" ", "\u00a0", "\u202f", "\u2009"):
-        text = text.replace(space, "")
-    if not text or len(text) > 20:
-        return None
-    digits = text[1:] if text[0] in "+-" else text
-    if not digits.isdecimal():
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def _range_text(low: int | None, high: int | None) -> str:
@@ -758,6 +741,12 @@ def clean_answers(form: SurveyPageForm) -> dict[str, Any]:
         if entry.other is not None and entry.other.data and _chose_other(answers[question.key]):
             answers[other_key(question.key)] = entry.other.data
     return answers
+
+
+def only_unanswered(form: SurveyPageForm) -> bool:
+    """True when a validated page's only errors are questions left unanswered: what
+    was answered on it is valid and can be kept (call after ``validate()``)."""
+    return not form.form_errors and all(not _has_input(field) for field in form if field.errors)
 
 
 def _scale_value(raw: Any) -> int | str | None:

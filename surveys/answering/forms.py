@@ -17,6 +17,8 @@ NOT_SAVED = _l("Sidan sparades inte, eftersom något gick fel hos oss. Det du ha
 EXPIRED_FORM = _l("Sidan hade gått ut och sparades inte. Det du har svarat finns kvar här nedanför: "
                   "kontrollera och skicka igen.")
 START_EXPIRED = _l("Sidan hade gått ut. Klicka på knappen en gång till.")
+BACK_NOT_SAVED = _l("Rätta det som är markerat innan du går tillbaka, så sparas det du har svarat på den "
+                    "här sidan.")
 
 
 class StartForm(FlaskForm):

@@ -442,6 +442,16 @@ def save_page(draft: AnswerDraft, defn: SurveyDefinition, page: Page, page_answe
     return target
 
 
+def keep_unfinished(draft: AnswerDraft, defn: SurveyDefinition, page: Page, page_answers: dict[str, Any],
+                    *, now: datetime) -> None:
+    """Keep the answers of a page left with questions unanswered (the resident went back):
+    the page is not done, so it is shown again before the answers can be sent."""
+    draft.answers = prune_answers(defn, {**draft.answers, **page_answers})
+    draft.pages_done = {key: keys for key, keys in draft.pages_done.items()
+                        if key != page.key and defn.page(key) is not None}
+    draft.updated_at = now
+
+
 def go_back(draft: AnswerDraft, defn: SurveyDefinition, page: Page, *, now: datetime) -> Page:
     """The page before ``page`` (or ``page`` itself on the first one); remembered for resuming."""
     target = previous_page(defn, page, draft.answers) or page

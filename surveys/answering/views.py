@@ -30,12 +30,14 @@ from panel.db import utcnow
 from panel.extensions import csrf, db
 from panel.web import render_error
 from surveys.answering import services
-from surveys.answering.forms import EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm, replace_csrf_error
+from surveys.answering.forms import (BACK_NOT_SAVED, EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm,
+                                     replace_csrf_error)
 from surveys.answering.pages import render_page
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
 from surveys.form_html import csrf_html, error_summary_html, questions_html
-from surveys.forms import RESPONDENT_META, build_page_form, clean_answers, previous_page, shown_page
+from surveys.forms import (RESPONDENT_META, build_page_form, clean_answers, only_unanswered, previous_page,
+                           shown_page)
 from surveys.languages import autonym, direction
 from surveys.markdown import render_markdown
 
@@ -248,6 +250,9 @@ def page(respondent: Respondent, page_key: str):
     if replace_csrf_error(form, EXPIRED_FORM):
         return _page(respondent, page, form, 400)
     if request.form.get("nav") == "back":
+        if not valid and not only_unanswered(form):  # going back would lose what is wrong
+            form.form_errors.append(str(BACK_NOT_SAVED))
+            return _page(respondent, page, form, 400)
         return _save(respondent, page, form, back=True, valid=valid)
     if not valid:
         return _page(respondent, page, form, 400)
@@ -255,7 +260,8 @@ def page(respondent: Respondent, page_key: str):
 
 
 def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
-    """Save the page (a page going back is saved only if it is valid) and go on.
+    """Save the page and go on. A page going back with questions still unanswered keeps
+    what was answered on it, and is not done.
 
     A database failure shows the page again, with what the resident typed and a
     message that it was not saved: it is rendered from what is in memory.
@@ -264,7 +270,11 @@ def _save(respondent: Respondent, page: Page, form, *, back: bool, valid: bool):
     assert draft is not None
     context = _page_context(respondent, page)  # as the page was shown, before the answers change the draft
     try:
-        target = services.save_page(draft, defn, page, clean_answers(form), now=now) if valid else page
+        if valid:
+            target = services.save_page(draft, defn, page, clean_answers(form), now=now)
+        else:
+            services.keep_unfinished(draft, defn, page, clean_answers(form), now=now)
+            target = page
         if back:
             target = services.go_back(draft, defn, page, now=now)
         if target is None and not draft.locked:

@@ -118,6 +118,46 @@ def test_going_back_keeps_the_page_and_changing_an_answer_drops_what_it_hid(clie
     assert answers["bibliotek"] == "no" and answers["buss_forbattring"] == "Tätare turer"
 
 
+def test_going_back_keeps_what_was_answered_on_a_page_with_questions_left(client, session):
+    survey = make_survey(session)
+    _invitation, token = invite(session, survey)
+    session.commit()
+    first = start(client, token)
+    submit(client, first, VARDAG)
+    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    # The required "prioriteringar" is not answered yet; the rest is kept all the same.
+    back = submit(client, "/s/answer/prioriteringar", {"rekommendera": "8", "synpunkter": "Mer cykelbanor!"},
+                  nav="back")
+    assert back.status_code == 302 and back.headers["Location"] == "/s/answer/biblioteken"
+    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    page = client.get("/s/answer/prioriteringar").get_data(as_text=True)
+    assert is_checked(page, "rekommendera", "8") and "Mer cykelbanor!" in page
+    # The page is not done: the answers cannot be sent without it.
+    assert client.get("/s/answer").headers["Location"] == "/s/answer/prioriteringar"
+    sent = submit(client, "/s/answer/prioriteringar", {"prioriteringar": ["skola"], "rekommendera": "8",
+                                                       "synpunkter": "Mer cykelbanor!"})
+    assert sent.headers["Location"] == "/s/thanks"
+    answers = session.scalars(select(SurveyResponse.answers)).one()
+    assert (answers["prioriteringar"], answers["rekommendera"], answers["synpunkter"]) == (
+        ["skola"], 8, "Mer cykelbanor!")
+
+
+def test_going_back_from_a_page_with_a_wrong_answer_shows_it_instead_of_dropping_it(client, session):
+    survey = make_survey(session)
+    _invitation, token = invite(session, survey)
+    session.commit()
+    first = start(client, token)
+    submit(client, first, VARDAG)
+    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    too_long = "Å" * 2500  # over the question's 2,000 characters
+    back = submit(client, "/s/answer/prioriteringar", {"prioriteringar": ["skola"], "synpunkter": too_long},
+                  nav="back")
+    assert back.status_code == 400
+    page = back.get_data(as_text=True)
+    assert "Rätta det som är markerat innan du går tillbaka" in page and too_long in page
+    assert is_checked(page, "prioriteringar", "skola")
+
+
 def test_pages_ahead_of_the_resident_cannot_be_skipped_to(client, session):
     survey = make_survey(session)
     _invitation, token = invite(session, survey)
