@@ -13,7 +13,9 @@ as Flask's -- and gets a copy of the data as its session; anything else is check
 Flask does. The serializer is made once per secret key (and fallback keys).
 
 Nothing changes in what a session can hold, when a cookie is refused, or what is sent
-back: writing a session is Flask's (:meth:`save_session` is not overridden).
+back: writing a session is Flask's (:meth:`save_session` is not overridden). A session
+knows when its cookie was signed (:attr:`SignedSession.signed_at`), so that pages in
+use can have it signed again before it expires (:func:`renew_if_older`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,23 @@ from itsdangerous.encoding import want_bytes
 REMEMBERED = 4096  # cookie strings per process (a few MB: a cookie is at most 4 KB, most are 200 bytes)
 
 
+class SignedSession(SecureCookieSession):
+    """A session that knows when its cookie was signed (None for a new one)."""
+
+    signed_at: int | None = None
+
+
+def renew_if_older(session: SecureCookieSession, seconds: float) -> None:
+    """Have the session's cookie signed again (sent with the response) when it was
+    signed more than ``seconds`` ago: a session in use does not expire mid-way."""
+    signed_at = getattr(session, "signed_at", None)
+    if signed_at is not None and time.time() - signed_at > seconds:
+        session.modified = True
+
+
 class RememberingSessionInterface(SecureCookieSessionInterface):
+    session_class = SignedSession
+
     def __init__(self, remembered: int = REMEMBERED) -> None:
         self._remembered = remembered
         self._verified: dict[str, tuple[int, dict]] = {}  # cookie -> (signed at, its session's data)
@@ -67,7 +85,9 @@ class RememberingSessionInterface(SecureCookieSessionInterface):
         age = int(time.time()) - signed_at
         if age > max_age or age < 0:  # as itsdangerous's TimestampSigner: expired, or signed "in the future"
             return self.session_class()
-        return self.session_class(_copy(data))  # a request may change its session in place
+        session = self.session_class(_copy(data))  # a request may change its session in place
+        session.signed_at = signed_at
+        return session
 
     @staticmethod
     def _verify(serializer: URLSafeTimedSerializer, cookie: str) -> tuple[int, dict] | None:

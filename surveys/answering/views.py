@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from panel.db import utcnow
+from panel.sessions import renew_if_older
 from panel.extensions import csrf, db
 from panel.web import render_error
 from surveys.answering import services
@@ -185,6 +186,9 @@ def respondent_view(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         state = session.get(SESSION_KEY) or {}
+        # Answering keeps the session alive: its cookie expires PERMANENT_SESSION_LIFETIME
+        # after it was signed, so it is signed again once a quarter of that has passed.
+        renew_if_older(session, current_app.permanent_session_lifetime.total_seconds() / 4)
         try:
             with db.engine.connect() as connection:
                 connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -156,6 +157,24 @@ def test_going_back_from_a_page_with_a_wrong_answer_shows_it_instead_of_dropping
     page = back.get_data(as_text=True)
     assert "Rätta det som är markerat innan du går tillbaka" in page and too_long in page
     assert is_checked(page, "prioriteringar", "skola")
+
+
+def test_a_resident_answering_keeps_the_session_beyond_its_lifetime(app, client, session, monkeypatch):
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=60)
+    survey = make_survey(session)
+    _invitation, token = invite(session, survey)
+    session.commit()
+    first = start(client, token)
+    clock = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    clock[0] += 20  # a quarter of the lifetime has passed: the page signs the cookie again
+    page = client.get(first)
+    assert page.status_code == 200 and "Set-Cookie" in page.headers
+    clock[0] += 50  # 70 s after the start, 50 s after the page
+    saved = submit(client, first, VARDAG)
+    assert saved.status_code == 302 and saved.headers["Location"] == "/s/answer/biblioteken"
+    clock[0] += 61  # a session left alone for longer than its lifetime still ends
+    assert client.get("/s/answer/biblioteken").status_code == 403
 
 
 def test_pages_ahead_of_the_resident_cannot_be_skipped_to(client, session):
