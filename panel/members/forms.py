@@ -13,6 +13,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, StopValid
 
 from panel.i18n import resident_languages
 from panel.members.services import birth_year_range
+from panel.numerals import ascii_digits
 from panel.models.member import Gender, LeaveReason
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -56,6 +57,11 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def digits_0_to_9(value):
+    """Digits of any script as 0-9 (panel.numerals.ascii_digits), so that ١٢٣ ٤٥ is the postcode 123 45."""
+    return ascii_digits(value) if isinstance(value, str) else value
+
+
 def no_control_characters(form, field) -> None:
     """Line breaks, NUL and other control characters never belong in these fields."""
     if isinstance(field.data, str) and _CONTROL.search(field.data):
@@ -76,8 +82,8 @@ class MaxLength(Length):
 
 
 def birth_year(form, field) -> None:
-    """Four digits within the ages that may join; turns the field's data into an int."""
-    text = field.data or ""
+    """Four digits (of any script: ١٩٩٠ is 1990) within the ages that may join; turns the field's data into an int."""
+    text = ascii_digits(field.data or "")
     if not re.fullmatch(r"[0-9]{4}", text):
         raise StopValidation(_l("Skriv födelseåret med fyra siffror, till exempel 1985."))
     year = int(text)
@@ -121,7 +127,7 @@ def _district_field():
 
 
 def _postcode_field():
-    return StringField(_l("Postnummer"), filters=[strip],
+    return StringField(_l("Postnummer"), filters=[strip, digits_0_to_9],
                        description=_l("Vet du inte vilket område du bor i? Skriv ditt postnummer i stället."),
                        validators=[Optional(), no_control_characters,
                                    MaxLength(6, _l("Skriv postnumret med fem siffror, till exempel 621 41."))],

@@ -29,6 +29,7 @@ from panel.members import services as members
 from panel.models import CodeAttempt, District, Member, RecruitmentInvite, RecruitmentWave, StaffUser
 from panel.models.member import Gender, MemberSource
 from panel.models.recruitment import WaveStatus
+from panel.numerals import ascii_digits
 
 # No 0/O/Q, 1/I/L, 2/Z, 5/S, 8/B or G (so 6 is unmistakable): what is read off a letter is typed back as printed.
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
@@ -77,8 +78,9 @@ def new_code() -> str:
 
 
 def normalise_code(typed: str) -> str:
-    """What was typed, as stored: upper case, without spaces and dashes ("acde-3479 hjkm" → "ACDE3479HJKM")."""
-    return re.sub(r"[\s\-‐‑–—_.]", "", typed or "").upper()
+    """What was typed, as stored: upper case, without spaces and dashes, digits of any script as 0-9
+    ("acde-3479 hjkm" → "ACDE3479HJKM", "4NCRDMP٩" → "4NCRDMP9")."""
+    return re.sub(r"[\s\-‐‑–—_.]", "", ascii_digits(typed or "")).upper()
 
 
 def format_code(code: str) -> str:

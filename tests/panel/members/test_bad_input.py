@@ -59,7 +59,6 @@ def test_birth_years_out_of_range_are_refused(client, session, district):
         ("19 85", "fyra siffror"),
         ("-1985", "fyra siffror"),
         ("1985.0", "fyra siffror"),
-        ("١٩٨٥", "fyra siffror"),  # Arabic-Indic digits
         ("9" * 30, "fyra siffror"),
         ("", "Skriv ditt födelseår"),
     ]:
@@ -97,7 +96,7 @@ def test_district_can_be_derived_from_the_postcode(client, session, district, po
 def test_unknown_or_malformed_postcodes_are_refused(client, session, district, postcodes):
     refused(client, session, district, "Välj ditt område, eller skriv ditt postnummer", district="", postcode="")
     refused(client, session, district, "Vi hittar inte postnumret", district="", postcode="99999")
-    for postcode in ["6214", "abcde", "621 41 1", "62141a", "١٢٣٤٥"]:
+    for postcode in ["6214", "abcde", "621 41 1", "62141a", "١٢٣٤"]:  # (Arabic-Indic digits count: test_digits.py)
         refused(client, session, district, "fem siffror", district="", postcode=postcode)
 
 
