@@ -7,19 +7,34 @@ explained on its own:
   "uppnådd ålder vid årets slut"), and the age band is that age's band in
   :data:`analysis.targets.agebands.DEFAULT_AGE_BANDS`.
 * **Strata** are gender × age band × district code.
-* **Proportional allocation** gives stratum *h* the share ``n · N_h / N`` of the sample,
-  rounded by the largest-remainder (Hamilton) method: every stratum gets the whole part,
-  and the units still missing go to the largest fractional parts (ties: the strata in
-  sorted order). The allocations add up to exactly *n* and never exceed ``N_h``.
+* **Proportional allocation** gives stratum *h* the quota ``q_h = n · N_h / N`` of the
+  sample, rounded at random: every stratum gets the whole part of its quota, and the
+  units still missing are placed by systematic random rounding over the fractional
+  parts (strata in sorted order, fractional parts cumulated, one random start *u* in
+  [0, 1) drawn with the sample's seed; a stratum gets its extra unit when its stretch of
+  the cumulated sum contains ``u + k`` for some whole *k*). So every stratum gets the
+  floor or the ceiling of its quota, the allocations add up to exactly *n*, never exceed
+  ``N_h``, and a stratum gets its extra unit with probability equal to its fractional
+  part: its expected allocation is exactly ``q_h``. With the simple random sample inside
+  each stratum, every eligible member is invited with probability ``n / N``, in small
+  strata too (a fixed rounding would give a stratum whose quota is below one half no
+  member, ever, whatever the seed). A run of neighbouring strata in sorted order gets
+  the floor or the ceiling of its summed quota too, so every gender and every gender ×
+  age band is also allocated its proportional share to within one.
 * **Equal allocation** gives every stratum ``n / H``; a stratum smaller than its share
   gives all its members, and what it could not take is shared out again among the
   strata that still have members (repeatedly, until *n* is placed). Units that do not
-  divide evenly go to the strata with the most members left (ties: sorted order).
+  divide evenly go to strata that still have members, chosen at random with the
+  sample's seed (each such stratum equally likely), so no stratum is left out for
+  certain when *n* is smaller than the number of strata. Inclusion probabilities then
+  differ between strata: ``E[n_h] / N_h`` (see :func:`expected_allocation`).
 * **The draw** takes a simple random sample without replacement inside each stratum,
   with a generator seeded by ``"<seed>/<gender>/<age band>/<district>"`` over the
   members sorted by id. The same seed and the same eligible members give the same
   sample; a change in one stratum (a member joined or left) changes only that
-  stratum's draw.
+  stratum's draw. The random rounding of the allocations uses its own generator, seeded
+  by ``"<seed>/proportional"`` or ``"<seed>/equal"``, so the preview and the send (the
+  same seed, the same eligible members) share out the sample the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -149,13 +165,16 @@ def reason_left_out(member: Candidate, target: Target, *, today: date, contact_l
     return None
 
 
-def allocate_proportional(sizes: Mapping[Stratum, int], n: int) -> dict[Stratum, int]:
-    """Share ``n`` over strata in proportion to ``sizes`` (largest-remainder rounding).
+def allocate_proportional(sizes: Mapping[Stratum, int], n: int, *, seed: int) -> dict[Stratum, int]:
+    """Share ``n`` over strata in proportion to ``sizes``, rounded at random with ``seed`` (module doc).
 
-    1.5, 0.9 and 0.6 round to 1, 1 and 1 (the two largest fractions get the missing units):
+    The quotas 1.5, 0.9 and 0.6 become 1 + (0 or 1), 0 + (0 or 1) and 0 + (0 or 1), with
+    the two missing units placed with probabilities .5, .9 and .6; for example:
 
-    >>> allocate_proportional({("a",): 5, ("b",): 3, ("c",): 2}, 3)
+    >>> allocate_proportional({("a",): 5, ("b",): 3, ("c",): 2}, 3, seed=3)
     {('a',): 1, ('b',): 1, ('c',): 1}
+    >>> allocate_proportional({("a",): 5, ("b",): 3, ("c",): 2}, 3, seed=1)
+    {('a',): 2, ('b',): 1, ('c',): 0}
     """
     total = sum(sizes.values())
     _check_n(n, total)
@@ -163,36 +182,69 @@ def allocate_proportional(sizes: Mapping[Stratum, int], n: int) -> dict[Stratum,
         return {}
     keys = sorted(sizes)
     whole = {key: n * sizes[key] // total for key in keys}
-    remainders = {key: n * sizes[key] % total for key in keys}  # exact: fractional part × total
-    missing = n - sum(whole.values())
-    for key in sorted(keys, key=lambda k: -remainders[k])[:missing]:  # stable sort keeps key order on ties
-        whole[key] += 1
+    # Exact integer arithmetic: a fractional part f_h is remainder / total, the start u is start / total.
+    start = random.Random(f"{seed}/proportional").randrange(total)
+    cumulated = 0
+    for key in keys:
+        before, cumulated = cumulated, cumulated + n * sizes[key] % total
+        # How many of start, start + total, start + 2·total, ... lie in [before, cumulated): 0 or 1.
+        whole[key] += (cumulated - 1 - start) // total - (before - 1 - start) // total
     return whole
 
 
-def allocate_equal(sizes: Mapping[Stratum, int], n: int) -> dict[Stratum, int]:
-    """Share ``n`` equally over strata, capped at each stratum's size; the surplus goes round again.
+def _equal_rounds(sizes: Mapping[Stratum, int], n: int) -> tuple[dict[Stratum, int], list[Stratum], int]:
+    """Equal allocation before its last units: (allocation so far, strata still open, units left).
 
-    >>> allocate_equal({("a",): 10, ("b",): 1, ("c",): 10}, 9)
-    {('a',): 4, ('b',): 1, ('c',): 4}
+    The units left are fewer than the open strata (none left: no open strata needed).
     """
-    total = sum(sizes.values())
-    _check_n(n, total)
     result = {key: 0 for key in sorted(sizes)}
     left = n
     while left > 0:
         open_keys = [key for key in result if result[key] < sizes[key]]
-        share, extra = divmod(left, len(open_keys))
+        share = left // len(open_keys)
         if share == 0:
-            # Fewer units than open strata: one each to the strata with the most members left.
-            for key in sorted(open_keys, key=lambda k: -(sizes[k] - result[k]))[:extra]:
-                result[key] += 1
-            break
+            return result, open_keys, left
         for key in open_keys:
             take = min(share, sizes[key] - result[key])
             result[key] += take
             left -= take
+    return result, [], 0
+
+
+def allocate_equal(sizes: Mapping[Stratum, int], n: int, *, seed: int) -> dict[Stratum, int]:
+    """Share ``n`` equally over strata, capped at each stratum's size; the surplus goes round again.
+
+    Units that do not divide evenly go to open strata drawn at random with ``seed``:
+
+    >>> allocate_equal({("a",): 10, ("b",): 1, ("c",): 10}, 9, seed=0)
+    {('a',): 4, ('b',): 1, ('c',): 4}
+    """
+    total = sum(sizes.values())
+    _check_n(n, total)
+    result, open_keys, left = _equal_rounds(sizes, n)
+    for key in random.Random(f"{seed}/equal").sample(open_keys, left):
+        result[key] += 1
     return result
+
+
+def expected_allocation(sizes: Mapping[Stratum, int], n: int, allocation: str = "proportional"
+                        ) -> dict[Stratum, Fraction]:
+    """The mean allocation of every stratum over all seeds, exactly.
+
+    Divided by ``N_h`` it is the inclusion probability of each member of stratum *h*:
+    ``n / N`` for every member with proportional allocation.
+
+    >>> expected_allocation({("a",): 5, ("b",): 3, ("c",): 2}, 3)
+    {('a',): Fraction(3, 2), ('b',): Fraction(9, 10), ('c',): Fraction(3, 5)}
+    >>> expected_allocation({("a",): 10, ("b",): 1, ("c",): 10}, 4, "equal")
+    {('a',): Fraction(3, 2), ('b',): Fraction(1, 1), ('c',): Fraction(3, 2)}
+    """
+    total = sum(sizes.values())
+    _check_n(n, total)
+    if allocation == "equal":
+        result, open_keys, left = _equal_rounds(sizes, n)
+        return {key: result[key] + (Fraction(left, len(open_keys)) if key in open_keys else Fraction(0)) for key in result}
+    return {key: Fraction(n * sizes[key], total) for key in sorted(sizes)}
 
 
 def _check_n(n: int, total: int) -> None:
@@ -237,9 +289,9 @@ def select(candidates: Iterable[Candidate], target: Target, *, today: date, cont
         return Selection(eligible=eligible, invited=eligible, excluded=excluded, population=population,
                          allocation=dict(population))
     if allocation == "equal":
-        shares = allocate_equal(population, sample_size)
+        shares = allocate_equal(population, sample_size, seed=seed)
     else:
-        shares = allocate_proportional(population, sample_size)
+        shares = allocate_proportional(population, sample_size, seed=seed)
     invited = draw(by_stratum, shares, seed)
     excluded[Reason.NOT_SAMPLED] += len(eligible) - len(invited)
     return Selection(eligible=eligible, invited=invited, excluded=excluded, population=population,
