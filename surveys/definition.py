@@ -839,6 +839,30 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(None, None, _("alias (*namn) används inte i enkätfiler"), event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        # YAML keeps the last of two equal keys without a word: the first text would be lost.
+        seen = set()
+        for key_node, _value in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.MarkedYAMLError(None, None, _duplicate_key(key_node.value), key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _duplicate_key(key: str) -> str:
+    return _("nyckeln ”%(key)s” står två gånger på samma ställe; ta bort den ena", key=key)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice (json keeps the last one silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise DefinitionError([_("filen kunde inte läsas som JSON: %(problem)s", problem=_duplicate_key(key))])
+        data[key] = value
+    return data
+
 
 def guess_format(filename: str | None, text: str) -> str:
     """"json" for .json files or text starting with "{", else "yaml"."""
@@ -857,10 +881,12 @@ def read_file_data(text: str, format: str = "yaml") -> Any:
         raise DefinitionError([_("filen innehåller ett otillåtet tecken (NUL)")])
     try:
         if format == "json":
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         if format != "yaml":
             raise ValueError(f"unknown format {format!r}: use 'yaml' or 'json'")
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
+    except DefinitionError:
+        raise
     except json.JSONDecodeError as error:
         raise DefinitionError([_("filen kunde inte läsas som JSON: rad %(line)s, kolumn %(col)s: %(problem)s",
                                  line=error.lineno, col=error.colno, problem=error.msg)]) from None

@@ -309,6 +309,15 @@ def test_yaml_aliases_are_refused():
     assert "alias" in str(info.value)
 
 
+def test_a_key_given_twice_is_refused_instead_of_keeping_the_last():
+    with pytest.raises(DefinitionError) as info:
+        load_definition("title: {sv: Första}\ntitle: {sv: Andra}\npages: []\n")
+    assert "rad 2: nyckeln ”title” står två gånger" in str(info.value)
+    with pytest.raises(DefinitionError) as info:
+        load_definition('{"title": {"sv": "Första", "sv": "Andra"}, "pages": []}', "json")
+    assert "filen kunde inte läsas som JSON: nyckeln ”sv” står två gånger" in str(info.value)
+
+
 def test_yaml_that_is_not_a_mapping_or_has_python_tags_is_refused():
     with pytest.raises(DefinitionError) as info:
         load_definition("- a\n- b\n")
