@@ -19,7 +19,7 @@ from panel.extensions import csrf, db
 from panel.members import login, services, throttle, tokens
 from panel.members import terms as panel_terms
 from panel.members.forms import (ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm, ProfileForm,
-                                 RequestLinkForm)
+                                 RequestLinkForm, replace_csrf_error)
 from panel.models import Member
 from panel.models.member import MemberStatus, RequestKind, TokenPurpose
 from panel.web import render_error
@@ -130,6 +130,7 @@ def terms_version(version: str):
 
 
 @bp.route("/panel/join", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token: an expired one shows the form again with what was typed
 def join():
     form = _with_districts(JoinForm(terms_version=panel_terms.CURRENT, language=str(get_locale())))
     if form.validate_on_submit():
@@ -146,6 +147,7 @@ def join():
         else:
             db.session.commit()
             return redirect(url_for(".join_sent"))
+    replace_csrf_error(form)
     return render_template("members/join.html", form=form), _status(form)
 
 
@@ -282,6 +284,7 @@ def _profile_page(member: Member, *, form=None, email_form=None, pause_form=None
 
 
 @bp.route("/panel/me/profile", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token (see join)
 @login.member_required
 def profile(member: Member):
     form = _profile_form(member)
@@ -296,10 +299,12 @@ def profile(member: Member):
             db.session.commit()
             flash(_("Dina uppgifter är sparade."), "success")
             return redirect(url_for(".profile"))
+    replace_csrf_error(form)
     return _profile_page(member, form=form)
 
 
 @bp.post("/panel/me/email")
+@csrf.exempt  # the form checks its own token (see join)
 @login.member_required
 def change_email(member: Member):
     form = EmailChangeForm(prefix="email")
@@ -313,6 +318,7 @@ def change_email(member: Member):
             flash(_("Vi har skickat en länk till den nya adressen. Adressen ändras när du klickar på länken."),
                   "success")
             return redirect(url_for(".profile"))
+    replace_csrf_error(form)
     return _profile_page(member, email_form=form)
 
 

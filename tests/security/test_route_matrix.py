@@ -153,6 +153,11 @@ CSRF_EXEMPT = {
     # a POST without it gets 400 with the typed answers kept (tested in test_hostile_input).
     "answering.landing",
     "answering.page",
+    # The sign-up and profile forms check the token themselves: a POST without it gets 400 with
+    # what was typed kept and "the form had expired" (tests/panel/members/test_expired_form.py).
+    "members.join",
+    "members.profile",
+    "members.change_email",
 }
 
 ROLES = ("anonymous", "resident", "committee", "analyst", "admin")
