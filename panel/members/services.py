@@ -400,18 +400,24 @@ def request_email_change(session: Session, member: Member, new_email: str, *, no
 
 
 def confirm_email_change(session: Session, token: str, *, now: datetime | None = None) -> Member:
-    """Use an email-change link. Raises a tokens.LinkError, or EmailTaken."""
+    """Use an email-change link. Raises a tokens.LinkError, or EmailTaken.
+
+    The old address is told that the address was changed (not to which one), so that its
+    real owner learns of a change they did not make.
+    """
     link = tokens.use(session, token, TokenPurpose.EMAIL, now=now or utcnow())
     member = session.get(Member, link.member_id)
     taken = session.scalar(select(Member.id).where(Member.email == link.email, Member.id != member.id))
     if taken is not None:
         raise EmailTaken()
-    member.email = link.email
+    old_address, member.email = member.email, link.email
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
         raise EmailTaken() from None
+    if old_address != member.email:
+        _mail(session, member, kind="email_changed", to=old_address, template="email_changed", context={})
     return member
 
 
