@@ -48,6 +48,26 @@ Confidence intervals at level ``1 - alpha``:
   ``qbeta(1 - alpha/2, n_eff p + 1, n_eff (1 - p))``, as
   ``svyciprop(method = "beta")``.
 
+A share of exactly 0 or 1 (``boundary_share``) has ``se = 0``, so every method
+above degenerates (logit and beta divide 0 by 0: R's ``svyciprop`` returns NaN;
+Wald gives ``[p, p]``). Its interval is then Korn & Graubard's with the
+effective sample size taken from the weights instead of the variance: Kish's
+``n_kish = (sum w)^2 / sum w^2 = n_d / deff_Kish`` over the domain's answers
+(the design effect of unequal weighting, 1 + cv^2 of the weights; it is what
+the weights alone say about the precision, and equals ``n_d`` without
+weights, where the interval is exactly Clopper-Pearson's, ``binom.test``),
+with the same ``(t_{nrow-1} / t_df)^2`` factor::
+
+    n_eff = n_kish * (t_{nrow-1} / t_df)^2
+    p = 0:  [0, qbeta(1 - alpha/2, 1, n_eff)] = [0, 1 - (alpha/2)^(1/n_eff)]
+    p = 1:  [qbeta(alpha/2, n_eff, 1), 1]     = [(alpha/2)^(1/n_eff), 1]
+
+whatever ``ci_method`` was asked for (the row's ``ci_method`` says ``"beta"``).
+This holds for the categories of a choice question and for a 0/1 variable
+asked with ``"logit"``/``"beta"``; the mean of a numeric variable whose answers
+all agree keeps ``zero_variance`` and no interval, and one answer
+(``single_answer``) gives no interval for a share either.
+
 ``df`` is R's ``degf`` of the (domain) design: respondents in the domain with a
 non-zero weight, *whether or not they answered*, minus one. ``nrow`` in the
 Korn-Graubard ratio is R's ``nrow(design)``: the rows of the domain for a
@@ -67,7 +87,10 @@ flag                   when                                                what 
 ``nonpositive_weight`` the answering weights sum to zero or less           everything
 ``single_answer``      one answer: no variance can be estimated            se, ci, deff
                        (R reports se = 0 here; we do not)
-``zero_variance``      every answer is the same (a 0 % or 100 % share)     ci, deff (se is 0)
+``zero_variance``      every answer to a numeric question is the same      ci, deff (se is 0)
+``boundary_share``     a share of exactly 0 % or 100 %                     deff (se is 0; the interval
+                                                                           is Korn-Graubard with the
+                                                                           Kish n_eff, see above)
 ``calibrated``         the weighting fixes the estimate (a calibration     nothing: se and deff are
                        target, e.g. a post-stratum share): its variance    set to 0, the interval
                        is rounding noise (< 1e-12 of the SRS variance;     to [estimate, estimate]
@@ -139,6 +162,11 @@ _REASONS: dict[str, str] = {
     "nonpositive_weight": "the weights of those who answered sum to zero or less",
     "single_answer": "only one answer: no standard error can be estimated",
     "zero_variance": "every answer is the same: the standard error is 0 and there is no interval",
+    "boundary_share": (
+        "every answer is the same (a share of 0 % or 100 %): the standard error is 0 and the design "
+        "effect undefined, so the interval is Korn and Graubard's Clopper-Pearson interval with the "
+        "effective sample size of the weights (Kish)"
+    ),
     "deff_undefined": (
         "the weights sum to no more than the number of answers, so the SRS variance "
         "without replacement is undefined: scale weights to the population or use "
@@ -464,6 +492,11 @@ class _Stats:
     count: np.ndarray
     weighted_n: np.ndarray
     flags: list[list[str]]
+    boundary: np.ndarray  # (g, k) bool: a 0 % / 100 % share with the Korn-Graubard interval
+
+    def method(self, gi: int, ci: int, asked: str) -> str:
+        """The interval method of one estimate: ``"beta"`` for a boundary share."""
+        return "beta" if self.boundary[gi, ci] else asked
 
 
 def _variance_blocks(
@@ -575,6 +608,30 @@ def _proportion_ci(
     return lo, hi
 
 
+def _boundary_ci(
+    full: np.ndarray, n_kish: np.ndarray, df: np.ndarray, nrow: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Korn-Graubard interval of a share of exactly 0 (``full`` False) or 1 (True).
+
+    ``svyciprop(method = "beta")``'s formula with Kish's effective sample size
+    ``n_kish`` for the undefined ``p (1 - p) / var``: ``n_eff = n_kish * (t_{nrow-1}
+    / t_df)^2``, then ``qbeta(1 - alpha/2, 1, n_eff) = 1 - (alpha/2)^(1/n_eff)`` is
+    the upper limit of a 0 share and ``qbeta(alpha/2, n_eff, 1) = (alpha/2)^(1/n_eff)``
+    the lower limit of a 1 share (the other limit is 0 or 1 itself).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = stats.t.ppf(alpha / 2, np.where(nrow > 1, nrow - 1, np.nan)) / stats.t.ppf(
+            alpha / 2, np.where(df > 0, df, np.nan))
+        n_eff = np.where(np.isfinite(n_kish) & (n_kish > 0), n_kish, np.nan) * ratio**2
+        log_tail = np.log(alpha / 2) / n_eff
+    lo = np.where(full, np.exp(log_tail), 0.0)
+    hi = np.where(full, 1.0, -np.expm1(log_tail))
+    bad = ~np.isfinite(n_eff)
+    lo[bad] = np.nan
+    hi[bad] = np.nan
+    return lo, hi
+
+
 def _constant_numeric(
     y: np.ndarray, cols: np.ndarray, part: _Partition, live: np.ndarray
 ) -> np.ndarray:
@@ -680,6 +737,8 @@ class _Part:
     ss: np.ndarray
     var: np.ndarray
     constant: np.ndarray
+    # sum of squared weights of the answers (Kish's effective n); NaN where not needed
+    w2: np.ndarray
 
 
 def _inverse(values: np.ndarray) -> np.ndarray:
@@ -760,6 +819,7 @@ def _choice_stats(
     # every weight 1 (the unweighted figures): the sums of w and w^2 are the counts
     unit = not adjusted and all_live and bool(np.all(w == 1.0))
     base_square = None if not cell_form or form is None or form.base is None else form.base * form.base
+    square = w * w if adjusted and n >= 2 else square_weights  # for the Kish n of 0 % / 100 % shares
     for choice in choices:
         k = choice.size
         report = choice.report
@@ -790,10 +850,13 @@ def _choice_stats(
         ss = (1 - p) ** 2 * total + p**2 * (weighted_n[:, None] - total)
         width = report.size
         var = np.full((size, width), np.nan)
+        constant = (count == 0) | (count == n_answers[:, None])
+        w2_answers = np.full(size, np.nan)
         if n >= 2 and not adjusted:
             w2 = w1_full if unit else group_sums(square_weights)
             w2_cat = w2[:size, report]
             w2_ans = w2[:size, :k].sum(axis=1)[:, None]
+            w2_answers = w2_ans[:, 0]
             s1 = ((1 - p) * total - p * (weighted_n[:, None] - total)) * inv[:, None]
             s2 = ((1 - p) ** 2 * w2_cat + p**2 * (w2_ans - w2_cat)) * (inv**2)[:, None]
             var = (s2 - s1 * s1 / n) * (n / (n - 1))
@@ -802,10 +865,14 @@ def _choice_stats(
             answered = ~np.isnan(indicators)
             var, _ = _variance_blocks(design, part, np.where(answered, indicators, 0.0), answered.astype(float),
                                       p, np.repeat(weighted_n[:, None], width, axis=1), statistic="mean")
+        if n >= 2 and adjusted and constant.any():
+            # a 0 % / 100 % share takes its interval's effective n from the weights
+            w2_full = group_sums(square)
+            w2_answers = (w2_full.sum(axis=0) if cell_form else w2_full)[:size, :k].sum(axis=1)
         results.append(_Part(
             weighted_n=np.repeat(weighted_n[:, None], width, axis=1), total=total,
             n_answers=np.repeat(n_answers[:, None], width, axis=1), count=count, ss=ss, var=var,
-            constant=(count == 0) | (count == n_answers[:, None]),
+            constant=constant, w2=np.repeat(w2_answers[:, None], width, axis=1),
         ))
         if not cell_form:
             continue
@@ -974,7 +1041,11 @@ def _values_stats(
             if everyone and constants is not None:
                 constants[key] = found
         constant[:, numeric] = found
-    return _Part(weighted_n=wn, total=tot, n_answers=n_ans, count=cnt, ss=ss, var=var, constant=constant)
+    w2 = np.full(wn.shape, np.nan)
+    edge = np.flatnonzero(binary & constant.any(axis=0))
+    if edge.size:  # a 0/1 column at 0 % or 100 %: Kish's effective n needs sum w^2
+        w2[:, edge] = summer(answered[:, edge] * (w * w)[:, None])
+    return _Part(weighted_n=wn, total=tot, n_answers=n_ans, count=cnt, ss=ss, var=var, constant=constant, w2=w2)
 
 
 def _estimate_matrix(
@@ -1051,7 +1122,13 @@ def _estimate_matrix(
     var = stack("var")
     ss = stack("ss")
     constant = stack("constant")
+    w2 = stack("w2")
     n_domain = np.concatenate(n_domain_l)
+    # which columns are shares: a choice's categories, and 0/1 columns asked as proportions
+    is_choice = np.concatenate([np.full(b.width, isinstance(b, _Choice)) for b in blocks])
+    binary_column = np.concatenate([np.full(b.width, True) if isinstance(b, _Choice) else b.binary.astype(bool)
+                                    for b in blocks])
+    share = is_choice | (binary_column & np.isin(np.asarray(list(ci_methods), dtype=object), ["logit", "beta"]))
     rows_domain = np.concatenate(rows_domain_l)
 
     g, k = weighted_n.shape
@@ -1080,7 +1157,9 @@ def _estimate_matrix(
         add(valid & ~single, "too_few_rows")
     usable = valid & ~single & (not too_few)
     zero_var = usable & constant & (statistic == "mean")
-    add(zero_var, "zero_variance")
+    boundary = zero_var & share[None, :]
+    add(zero_var & ~boundary, "zero_variance")
+    add(boundary, "boundary_share")
 
     var = np.where(usable, var, np.nan)
     var[zero_var] = 0.0
@@ -1127,7 +1206,12 @@ def _estimate_matrix(
     ci_high[no_ci] = np.nan
     ci_low[calibrated] = estimate[calibrated]
     ci_high[calibrated] = estimate[calibrated]
-    return _Stats(estimate, se, ci_low, ci_high, df, deff, n_ans, count, weighted_n, flags)
+    if boundary.any():
+        full = count[boundary] > 0
+        estimate[boundary] = full.astype(float)  # exactly 0 or 1
+        ci_low[boundary], ci_high[boundary] = _boundary_ci(
+            full, weighted_n[boundary] ** 2 / w2[boundary], df[boundary], nrow[boundary], alpha)
+    return _Stats(estimate, se, ci_low, ci_high, df, deff, n_ans, count, weighted_n, flags, boundary)
 
 
 def _reason(flag: str) -> str:
@@ -1141,7 +1225,7 @@ def _one(stats_: _Stats, gi: int, ci: int, ci_method: str) -> Estimate:
         se=float(stats_.se[gi, ci]),
         ci_low=float(stats_.ci_low[gi, ci]),
         ci_high=float(stats_.ci_high[gi, ci]),
-        ci_method=ci_method,
+        ci_method=stats_.method(gi, ci, ci_method),
         df=float(stats_.df[gi, ci]),
         deff=float(stats_.deff[gi, ci]),
         n=int(stats_.n[gi, ci]),
@@ -1331,7 +1415,8 @@ def estimate_report(
     Returns a tidy frame with the columns in ``REPORT_COLUMNS``: ``question``,
     ``kind``, ``category`` (category, option label, or ``"(mean)"``),
     ``domain_variable`` and ``domain_value`` (``"(all)"`` for the whole sample),
-    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``ci_method``, ``df``, ``deff``,
+    ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``ci_method`` (``proportion_ci`` or
+    ``mean_ci``; ``"beta"`` for a share of exactly 0 or 1), ``df``, ``deff``,
     ``n`` (unweighted answers in the domain), ``count`` (unweighted respondents
     choosing the category; ``n`` for means), ``weighted_n``, ``flag`` and
     ``reason`` (see the module docstring).
@@ -1453,11 +1538,12 @@ def estimate_reports(
         "domain_variable": [labels[d][0] for d in domains],
         "domain_value": [labels[d][1] for d in domains],
     }
-    methods_column = [ci_methods[c] for c in columns]
+    methods_column = np.asarray([ci_methods[c] for c in columns], dtype=object)
     reasons: dict[str, str] = {}
     out: dict[str, pd.DataFrame] = {}
     for name, st in stats_by_design.items():
         flags = [st.flags[gi][ci] for ci, gi in zip(columns, domains, strict=True)]
+        methods_here = np.where(st.boundary[dom_idx, col_idx], "beta", methods_column).tolist()
         out[name] = pd.DataFrame(
             {
                 **fixed,
@@ -1465,7 +1551,7 @@ def estimate_reports(
                 "se": st.se[dom_idx, col_idx],
                 "ci_low": st.ci_low[dom_idx, col_idx],
                 "ci_high": st.ci_high[dom_idx, col_idx],
-                "ci_method": methods_column,
+                "ci_method": methods_here,
                 "df": st.df[dom_idx, col_idx],
                 "deff": st.deff[dom_idx, col_idx],
                 "n": st.n[dom_idx, col_idx],

@@ -116,13 +116,33 @@ def test_single_answer_has_an_estimate_but_no_standard_error() -> None:
     assert math.isnan(est.se) and math.isnan(est.ci_low) and math.isnan(est.deff)
 
 
-def test_zero_share_has_zero_se_and_no_interval() -> None:
+def test_zero_share_has_zero_se_and_a_clopper_pearson_interval() -> None:
     design = SurveyDesign(np.full(6, 100.0))
-    table = survey_proportions(["ja"] * 6, design, categories=["ja", "nej"], ci_method="beta")
+    for method in ("logit", "beta", "wald"):
+        table = survey_proportions(["ja"] * 6, design, categories=["ja", "nej"], ci_method=method)
+        ja, nej = (table.set_index("category").loc[c] for c in ("ja", "nej"))
+        assert nej["estimate"] == 0.0 and nej["se"] == 0.0 and nej["flag"] == "boundary_share"
+        assert math.isnan(nej["deff"]) and nej["ci_method"] == "beta"
+        # equal weights: binom.test(0, 6) and binom.test(6, 6), 1 - 0.025^(1/6) = 0.4592581264399
+        assert nej["ci_low"] == 0.0 and nej["ci_high"] == pytest.approx(1 - 0.025 ** (1 / 6), rel=1e-12)
+        assert ja["ci_low"] == pytest.approx(0.025 ** (1 / 6), rel=1e-12) and ja["ci_high"] == 1.0
+        assert nej["reason"].startswith("every answer is the same")
+
+
+def test_zero_share_interval_widens_with_unequal_weights() -> None:
+    """Kish's effective sample size (sum w)^2 / sum w^2 replaces n: 6 answers with
+    weights 1, 1, 1, 1, 1, 5 count as 100/30 = 3.33 respondents."""
+    design = SurveyDesign(np.array([1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 7.0]))
+    table = survey_proportions(["ja"] * 6 + [None], design, categories=["ja", "nej"])
     nej = table.set_index("category").loc["nej"]
-    assert nej["estimate"] == 0.0 and nej["se"] == 0.0 and nej["flag"] == "zero_variance"
-    assert math.isnan(nej["ci_low"]) and math.isnan(nej["ci_high"]) and math.isnan(nej["deff"])
-    assert nej["reason"].startswith("every answer is the same")
+    assert nej["n"] == 6 and nej["ci_high"] == pytest.approx(1 - 0.025 ** (30 / 100), rel=1e-12)
+
+
+def test_a_single_answer_share_still_has_no_interval() -> None:
+    design = SurveyDesign(np.array([10.0, 20.0, 30.0]))
+    est = survey_proportions(["ja", "nej", "ja"], design, domain=[True, False, False]).set_index("category")
+    assert est.loc["ja", "estimate"] == 1.0 and est.loc["ja", "flag"] == "single_answer"
+    assert math.isnan(est.loc["ja", "ci_low"]) and math.isnan(est.loc["nej", "ci_high"])
 
 
 def test_deff_needs_population_scaled_weights_unless_with_replacement() -> None:

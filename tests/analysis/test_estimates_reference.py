@@ -17,6 +17,11 @@ calibration residuals) and one record per reference number:
   joint-influence covariance through ``svyrecvar`` where survey 4.1.1's
   ``svyby(covmat = TRUE)`` stops with an error) and
   ``svyttest(y ~ group, design[two domains, ])``.
+* ``boundary`` (estimates_boundary.R): a share of exactly 0 or 1, where
+  ``svyciprop(method = "beta")`` gives (NaN, NaN) because its effective sample
+  size ``p (1 - p) / var`` is 0/0; the reference is svyciprop's own formula
+  with the Kish effective sample size ``(sum w)^2 / sum w^2`` of the domain's
+  answers (for the unweighted design checked against ``binom.test``).
 
 The adjustments below are test doubles of what analysis/weighting.py provides:
 they reproduce ``svyrecvar``'s residuals for ``postStratify``, ``rake`` and
@@ -48,7 +53,9 @@ from analysis.estimates import (
 )
 
 REFERENCE = Path(__file__).parent / "reference"
-CASES = ["api_srs", "api_strat", "api_poststrat", "api_rake", "api_calibrate", "panel_weights", "panel_rake"]
+CASES = ["api_srs", "api_strat", "api_poststrat", "api_rake", "api_calibrate", "panel_weights", "panel_rake",
+         "boundary_srs", "boundary_weights", "boundary_rake"]
+BOUNDARY_CASES = ["boundary_srs", "boundary_weights", "boundary_rake"]
 RTOL = 1e-8
 # svyciprop's logit interval comes from svyglm, whose IRLS stops when the
 # deviance changes by less than 1e-8 (relative): its limits sit ~1e-8 from the
@@ -201,9 +208,13 @@ def test_means_match_svymean_and_svyciprop(case: str) -> None:
             assert est.flag == "calibrated" and est.se == 0.0 and est.ci_low == est.estimate, what
             continue
         assert "calibrated" not in est.flag, what
-        if rec["se"] == 0.0:  # every answer equal: R's interval is [p, p], ours none
+        if rec["se"] == 0.0:  # every answer equal: R's interval is [p, p]
             assert "zero_variance" in est.flag and est.se == 0.0, what
-            assert math.isnan(est.ci_low) and math.isnan(est.deff), what
+            assert math.isnan(est.ci_low) and math.isnan(est.deff), what  # a mean: no interval
+            if est.estimate in (0.0, 1.0):  # asked as a share: Korn-Graubard (test_zero_and_full_shares_...)
+                share = survey_mean(data[rec["variable"]], design, domain=dom, ci_method="logit")
+                assert share.flag == "boundary_share" and share.ci_method == "beta", what
+                assert share.ci_low < share.ci_high and share.ci_low <= est.estimate <= share.ci_high, what
             continue
         close(est.se, rec["se"], f"{what} se")
         close(est.deff, rec["deff"], f"{what} deff")
@@ -249,9 +260,11 @@ def test_proportions_match_svymean_of_a_factor(case: str) -> None:
             close(row["ci_high"], rec["logit_high"], f"{what} logit high", LOGIT_RTOL)
             close(out["beta"]["ci_low"], rec["beta_low"], f"{what} beta low")
             close(out["beta"]["ci_high"], rec["beta_high"], f"{what} beta high")
-        else:  # a 0 % or 100 % share: R's svyciprop has nothing sensible to say
-            assert row["se"] == 0.0 and "zero_variance" in row["flag"], what
-            assert math.isnan(row["ci_low"]) and math.isnan(out["beta"]["ci_high"]), what
+        else:  # a 0 % or 100 % share: svyciprop gives NaN; see test_zero_and_full_shares_...
+            assert row["se"] == 0.0 and row["flag"] == "boundary_share", what
+            assert row["ci_method"] == out["beta"]["ci_method"] == "beta", what
+            assert row["ci_low"] == out["beta"]["ci_low"] and row["ci_high"] == out["beta"]["ci_high"], what
+            assert row["ci_low"] < row["ci_high"] and row["ci_low"] <= row["estimate"] <= row["ci_high"], what
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -360,6 +373,8 @@ def _compare_report(report: pd.DataFrame, recs: list[dict[str, Any]], rtol: floa
         assert row["df"] == rec["df"], what
         if rec["se"] == 0.0 or calibrated_in_r(rec):
             assert row["se"] == 0.0, what
+            if row["estimate"] in (0.0, 1.0) and row["kind"] != "numeric":
+                assert row["flag"] == "boundary_share" and row["ci_low"] < row["ci_high"], what
             continue
         close(row["se"], rec["se"], f"{what} se", rtol)
         close(row["deff"], rec["deff"], f"{what} deff", rtol)
@@ -409,3 +424,84 @@ def test_poststratify_from_analysis_weighting_matches_r_poststratify() -> None:
             continue
         est = survey_mean(data[rec["variable"]], result.design, domain=domain_of(data, rec))
         close(est.se, rec["se"], f"{label(rec)} se")
+
+
+# ----------------------------------------------------------------- shares of 0 % and 100 %
+
+
+BOUNDARY_LEVELS = ["bil", "buss", "cykel", "annat"]
+BOUNDARY_QUESTIONS = [
+    Question.single_choice("q_resa", categories=BOUNDARY_LEVELS),
+    Question.multiple_choice("q_tid", {"opt_natt": "opt_natt", "opt_dag": "opt_dag"}),
+]
+
+
+def _check_boundary(row: Any, rec: dict[str, Any], what: str, rtol: float = RTOL) -> None:
+    """One 0 % / 100 % share against the R reference: Korn-Graubard with the Kish n_eff."""
+    assert rec["svyciprop_beta_low"] is None and rec["svyciprop_beta_high"] is None  # R itself: NaN
+    assert row.estimate == rec["estimate"] and row.se == 0.0, what
+    assert row.flag == "boundary_share" and row.ci_method == "beta", what
+    assert math.isnan(row.deff) and row.n == rec["n"] and row.df == rec["df"], what
+    close(row.ci_low, rec["ci_low"], f"{what} low", rtol)
+    close(row.ci_high, rec["ci_high"], f"{what} high", rtol)
+    if "binom_low" in rec:  # unweighted: exactly binom.test's Clopper-Pearson interval
+        close(row.ci_low, rec["binom_low"], f"{what} binom.test low", rtol)
+        close(row.ci_high, rec["binom_high"], f"{what} binom.test high", rtol)
+
+
+def _boundary_report_key(rec: dict[str, Any]) -> tuple[str, str, str, str]:
+    if rec["variable"] == "q_resa":
+        return ("q_resa", rec["level"], rec["domain_variable"], rec["domain_value"])
+    return ("q_tid", rec["variable"], rec["domain_variable"], rec["domain_value"])
+
+
+@pytest.mark.parametrize("case", BOUNDARY_CASES)
+def test_zero_and_full_shares_get_the_korn_graubard_interval(case: str) -> None:
+    """A share of 0 % or 100 % has se = 0, so svyciprop(method = "beta") has no
+    effective sample size (NaN); we use Kish's (sum w)^2 / sum w^2 in its formula."""
+    data, design, _ = load(case)
+    recs = records(case, "boundary")
+    assert {r["estimate"] for r in recs} == {0, 1} and len(recs) >= 10
+    report = estimate_report(data, design, BOUNDARY_QUESTIONS, by=["district", "gender"]).set_index(
+        ["question", "category", "domain_variable", "domain_value"])
+    for rec in recs:
+        dom, what = domain_of(data, rec), f"{case} {label(rec)}"
+        for method in ("logit", "beta", "wald"):
+            if rec["variable"] == "q_resa":
+                table = survey_proportions(data["q_resa"], design, categories=BOUNDARY_LEVELS, domain=dom,
+                                           ci_method=method)  # type: ignore[arg-type]
+                row = table.set_index("category").loc[rec["level"]]
+                _check_boundary(row, rec, f"{what} {method}")
+            elif method != "wald":  # a 0/1 variable's mean asked as a share
+                _check_boundary(survey_mean(data[rec["variable"]], design, domain=dom, ci_method=method),
+                                rec, f"{what} {method}")
+        _check_boundary(report.loc[_boundary_report_key(rec)], rec, f"{what} report")
+
+
+def test_zero_and_full_shares_with_analysis_weighting_rake_match_r() -> None:
+    """The production path: a design from analysis.weighting (cell form), R's raked weights."""
+    from analysis.weighting import rake
+
+    data, r_design, _ = load("boundary_rake")
+    targets = {"district": pd.Series({"Bingeby": 900.0, "Centrum": 6100.0, "Norr": 4000.0}),
+               "gender": pd.Series({"K": 5600.0, "M": 5400.0})}
+    result = rake(data, targets, weights="base_weight", tolerance=1e-13, min_cell_size=0)
+    np.testing.assert_allclose(result.weights, r_design.weights, rtol=1e-9)
+    weighted = estimate_report(data, result.design, BOUNDARY_QUESTIONS, by=["district", "gender"]).set_index(
+        ["question", "category", "domain_variable", "domain_value"])
+    for rec in records("boundary_rake", "boundary"):
+        _check_boundary(weighted.loc[_boundary_report_key(rec)], rec, f"rake {label(rec)}", rtol=1e-8)
+
+
+def test_a_mean_without_variation_keeps_no_interval() -> None:
+    """Only shares get the 0 %/100 % interval: a numeric mean whose answers all agree
+    (or a 0/1 variable's mean asked with the Wald interval) still has none."""
+    data, design, _ = load("boundary_weights")
+    bingeby = (data["district"] == "Bingeby").to_numpy()
+    mean = survey_mean(data["opt_dag"], design, domain=bingeby)
+    assert mean.estimate == 1.0 and mean.flag == "zero_variance" and math.isnan(mean.ci_low)
+    scale = data.assign(q_scale=np.where(bingeby, 4.0, 2.0 + (np.arange(len(data)) % 3)))
+    report = estimate_report(scale, design, [Question.numeric("q_scale")], by=["district"]).set_index("domain_value")
+    row = report.loc["Bingeby"]
+    assert row["estimate"] == 4.0 and row["flag"] == "zero_variance" and math.isnan(row["ci_low"])
+    assert row["ci_method"] == "wald"
