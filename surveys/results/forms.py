@@ -39,7 +39,8 @@ MARGIN_CHOICES = [
     SelectChoice("age_group×district", _l("Åldersgrupp × område")),
 ]
 CHOOSE_ONE = _l("Välj ett av alternativen.")
-UNKNOWN_CHOICE = _l("Okänt val: %(value)s.")
+UNKNOWN_CHOICE = _l("Okänt val: %(value)s.")  # for multiple choices: WTForms fills in the values
+UNKNOWN_DATASET = _l("De valda befolkningssiffrorna finns inte. Välj i listan.")
 _DECIMAL = re.compile(r"^\d{1,4}([.,]\d{1,4})?$")
 _JOIN = re.compile(r"\s\+\s|,")  # "65-74 + 75+": the plus of "75+" is part of the label
 _PAIR = re.compile(r"\s*(?:×|\bx\b|,)\s*")
@@ -116,8 +117,10 @@ class SettingsForm(FlaskForm):
         default=["gender", "age_group", "district"],
         description=_l("Befolkningssiffrorna måste ha variabeln. En korsad marginal (till exempel kön × "
                        "åldersgrupp) kräver svarande i varje kombination."))
-    population_dataset = SelectField(_l("Befolkningssiffror"), choices=[], invalid_choice_message=UNKNOWN_CHOICE,
-                                     description=_l("De senast uppladdade används om du inte väljer andra."))
+    population_dataset = SelectField(
+        _l("Befolkningssiffror"), choices=[], invalid_choice_message=UNKNOWN_DATASET,
+        description=_l("Om du inte väljer andra används de befolkningssiffror som är markerade ”Används” på "
+                       "sidan Befolkningsuppgifter (de senast uppladdade om inga har markerats)."))
     trim_lower = StringField(
         _l("Lägsta vikt, gånger medelvikten"), filters=[_strip],
         validators=[decimal(0, 1, _l("Skriv ett tal större än 0 och mindre än 1, till exempel 0,3, eller lämna tomt."))],

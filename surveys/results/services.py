@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from analysis import (
     METHODS,
+    ConvergenceWarning,
     Question as AnalysisQuestion,
     SurveyDesign,
     Trim,
@@ -107,7 +108,8 @@ class ReportSettings:
     methods (``truncated_linear``, ``logit``) they are the bounds of g instead.
     ``collapse`` merges categories before weighting; ``crosstabs`` are the pairs
     (row question, column question or breakdown) to cross-tabulate, empty for the
-    defaults; ``population_dataset_id`` None means the latest upload.
+    defaults; ``population_dataset_id`` None means the figures in use
+    (:func:`panel.population.services.population_in_use`).
     """
 
     enabled: bool = True
@@ -547,6 +549,9 @@ class Weighting:
     table: PopulationTable | None = None
     margins: tuple[tuple[str, ...], ...] = ()
     warnings: tuple[str, ...] = ()
+    #: True when the chosen settings are why there are no weights (the responses and the
+    #: population figures exist): the settings form refuses such settings.
+    settings_fault: bool = False
 
 
 def population_dataset(session: Session, settings: ReportSettings) -> PopulationDataset | None:
@@ -600,7 +605,7 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
         table, notes = population_table(dataset, {str(d) for d in data["district"].dropna().unique()})
     except ValueError as error:
         return Weighting(None, f"Befolkningssiffrorna ”{dataset.name}” kan inte användas för viktning: {error}",
-                         dataset=dataset)
+                         dataset=dataset, settings_fault=True)
     margins: list[tuple[str, ...]] = []
     for margin in settings.margins:
         missing = [v for v in margin if v not in table.dims]
@@ -612,12 +617,14 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
     if not margins:
         return Weighting(None, "Befolkningssiffrorna har ingen av de valda viktningsvariablerna "
                                f"({', '.join(' × '.join(m) for m in settings.margins)}).",
-                         dataset=dataset, table=table, warnings=tuple(notes))
+                         dataset=dataset, table=table, warnings=tuple(notes), settings_fault=True)
     if settings.method == "poststratify" and len(margins) > 1:
         return Weighting(None, "Poststratifiering använder en enda marginal (till exempel kön × åldersgrupp); "
-                               "välj en korsad marginal eller räfsning.", dataset=dataset, table=table)
+                               "välj en korsad marginal eller räfsning.", dataset=dataset, table=table,
+                         settings_fault=True)
     if table.total <= 0:
-        return Weighting(None, "Befolkningssiffrorna summerar till noll.", dataset=dataset, table=table)
+        return Weighting(None, "Befolkningssiffrorna summerar till noll.", dataset=dataset, table=table,
+                         settings_fault=True)
     targets = table.targets(*[m[0] if len(m) == 1 else m for m in margins])
     bounds = None
     trim = None
@@ -639,10 +646,15 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
                             metadata={"dataset_id": dataset.id})
         except ValueError as error:
             return Weighting(None, "Svaren kan inte viktas med de valda inställningarna. "
-                                   "Slå ihop tomma eller små grupper, välj andra variabler eller en annan metod. "
-                                   f"Detaljer: {error}", dataset=dataset, table=table, margins=tuple(margins),
-                             warnings=tuple(notes))
-    notes.extend(str(w.message) for w in caught)
+                                   + _weighting_error_text(error, settings, respondents, targets, collapse,
+                                                           domain_labels(session, data)),
+                             dataset=dataset, table=table, margins=tuple(margins), warnings=tuple(notes),
+                             settings_fault=True)
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, ConvergenceWarning):
+            notes.append(_shortfall_text(result) or "Viktningen konvergerade inte helt.")
+        else:
+            notes.append(str(caught_warning.message))
     for issue in result.report.issues:
         if issue.severity != "error":
             notes.append("Viktningen (analysis): " + issue.message + (f" → {issue.resolution}" if issue.resolution else ""))
@@ -650,12 +662,147 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
     if not kept.any() or not np.isfinite(result.weights).all():
         return Weighting(None, "Viktningen gav inga användbara vikter (alla svarande föll bort eller "
                                "vikterna blev ogiltiga).", dataset=dataset, table=table, margins=tuple(margins),
-                         warnings=tuple(notes))
+                         warnings=tuple(notes), settings_fault=True)
     dropped = int((~kept).sum())
     if dropped:
         notes.append(f"{dropped} svarande saknar motsvarighet i befolkningssiffrorna (till exempel ingen "
                      "åldersgrupp eller ett område utan siffror) och får vikten 0.")
     return Weighting(result, "", dataset=dataset, table=table, margins=tuple(margins), warnings=tuple(notes))
+
+
+#: The largest relative error from a population figure that saved settings may leave
+#: (weighting that stops short of the figures is refused by the settings form).
+TARGET_MISS_LIMIT = 1e-3
+
+
+def _percent_text(share: float, digits: int = 1) -> str:
+    return f"{share * 100:.{digits}f}".replace(".", ",").replace("-", "\u2212") + "\u00a0%"
+
+
+def _decimal_text(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def _shortfall_text(result: WeightingResult) -> str:
+    """Plain Swedish when the weights miss the population figures (or the bounds), else ""."""
+    fitted = [m.max_relative_error for m in result.margins
+              if m.implied_by is None and m.max_relative_error is not None and math.isfinite(m.max_relative_error)]
+    error = max(fitted, default=float(result.max_relative_error))
+    if result.trimming is not None and result.trimming.reweight and not result.trimming.within_bounds:
+        return ("Vikterna håller sig inte inom de valda gränserna när befolkningssiffrorna ska stämma "
+                f"(största avvikelse från en befolkningssiffra {_percent_text(error, 2)}).")
+    if not result.converged and not (error <= TARGET_MISS_LIMIT):
+        return ("Viktningen når inte befolkningssiffrorna med de valda inställningarna: den största avvikelsen "
+                f"från en befolkningssiffra är {_percent_text(error)}. Vidga gränserna för vikterna, slå ihop små "
+                "grupper eller välj en annan metod.")
+    return ""
+
+
+def _bound_shortfalls(respondents: pd.DataFrame, targets: Mapping[Any, pd.Series],
+                      collapse: Mapping[str, Sequence[Sequence[str]]], lower: float, upper: float,
+                      labels: Mapping[str, Mapping[str, doc.Texts]]) -> list[str]:
+    """Groups whose share of the respondents times the bounds cannot reach their share of
+    the population (the check ``analysis`` makes, approximately, in words)."""
+    merged = {variable: {c: " + ".join(group) for group in groups for c in group}
+              for variable, groups in collapse.items()}
+    found: list[tuple[float, str]] = []
+    for key, target in targets.items():
+        variables = (key,) if isinstance(key, str) else tuple(key)
+        if not isinstance(target, pd.Series) or target.sum() <= 0:
+            continue
+
+        def merge(cell: tuple, variables: tuple[str, ...] = variables) -> tuple:
+            return tuple(merged.get(v, {}).get(c, c) for v, c in zip(variables, cell, strict=True))
+
+        population: Counter[tuple] = Counter()
+        for k, people in zip(target.index, target.to_numpy(dtype=float), strict=True):
+            if math.isfinite(people):
+                population[merge(k if isinstance(k, tuple) else (k,))] += people
+        sample: Counter[tuple] = Counter(
+            cell for cell in map(merge, respondents[list(variables)].itertuples(index=False, name=None))
+            if cell in population)
+        total_sample, total_population = sum(sample.values()), sum(population.values())
+        if total_sample <= 0 or total_population <= 0:
+            continue
+        for cell, people in population.items():
+            count = sample.get(cell, 0)
+            if count <= 0 or people <= 0:
+                continue
+            s, p = count / total_sample, people / total_population
+            if s * upper < p or s * lower > p:
+                label = " × ".join(_label_of(labels, v, str(c))["sv"] for v, c in zip(variables, cell, strict=True))
+                need = (f"kräver en högsta gräns på minst {_decimal_text(math.ceil(p / s * 10) / 10)}" if s * upper < p
+                        else f"kräver en lägsta gräns på högst {_decimal_text(math.floor(p / s * 100) / 100)}")
+                found.append((abs(math.log(p / s)), f"{label}: {_percent_text(s)} av de svarande men "
+                                                    f"{_percent_text(p)} av befolkningen ({need})"))
+    return [text for _gap, text in sorted(found, key=lambda f: -f[0])]
+
+
+def _weighting_error_text(error: ValueError, settings: ReportSettings, respondents: pd.DataFrame,
+                          targets: Mapping[Any, pd.Series], collapse: Mapping[str, Sequence[Sequence[str]]],
+                          labels: Mapping[str, Mapping[str, doc.Texts]]) -> str:
+    """Why ``analysis.weight`` refused, in plain Swedish with what to do (the technical
+    text only for a refusal this does not know)."""
+    report = getattr(error, "report", None)
+    kinds = {issue.kind for issue in report.errors} if report is not None else set()
+    if getattr(error, "kind", None) == "nobody_left":
+        return ("Ingen av de svarande har en grupp som finns i befolkningssiffrorna (till exempel ingen "
+                "åldersgrupp eller ett område utan siffror). Välj andra befolkningssiffror eller viktningsvariabler.")
+    if getattr(error, "kind", None) == "zero_population":
+        return "Befolkningssiffrorna summerar till noll för de valda variablerna. Välj andra befolkningssiffror."
+    texts: list[str] = []
+    if "infeasible_bounds" in kinds:
+        bounded = settings.method in BOUNDED
+        lower = (settings.trim_lower or DEFAULT_BOUNDS[0]) if bounded else (settings.trim_lower or 0.0)
+        upper = (settings.trim_upper or DEFAULT_BOUNDS[1]) if bounded else (settings.trim_upper or math.inf)
+        limits = []
+        if bounded or settings.trim_lower is not None:
+            limits.append(f"lägsta {_decimal_text(lower)}")
+        if bounded or settings.trim_upper is not None:
+            limits.append(f"högsta {_decimal_text(upper)}")
+        groups = _bound_shortfalls(respondents, targets, collapse, lower, upper, labels)
+        texts.append(f"Gränserna för vikterna ({', '.join(limits)} gånger "
+                     f"{'grundvikten' if bounded else 'medelvikten'}) är för snäva: några grupper har för få "
+                     "svarande för att nå sin andel av befolkningen inom gränserna"
+                     + (f", till exempel {'; '.join(groups[:3])}" if groups else "") + ". "
+                     "Vidga gränserna, lämna dem tomma eller slå ihop små grupper.")
+    for issue in (report.errors if report is not None else ()):
+        if issue.kind == "empty_target":
+            variables = [v.strip() for v in (issue.margin or "").split("×")]
+            names = []
+            for category in issue.categories[:5]:
+                parts = category if isinstance(category, tuple) else (category,)
+                if len(parts) == len(variables):
+                    names.append(" × ".join(_label_of(labels, v, str(c))["sv"]
+                                            for v, c in zip(variables, parts, strict=True)))
+                else:
+                    names.append(" × ".join(str(c) for c in parts))
+            more = len(issue.categories) - len(names)
+            texts.append(f"Inga svarande i {', '.join(names)}{f' och {more} grupper till' if more > 0 else ''} "
+                         f"(marginalen {issue.margin}), så den delen av befolkningen kan inte representeras. "
+                         "Slå ihop gruppen med en närliggande under ”Slå ihop grupper före viktning” eller "
+                         "välj andra viktningsvariabler.")
+        elif issue.kind == "totals_disagree":
+            texts.append(f"Befolkningssiffrorna för marginalen {issue.margin} summerar till en annan total än de "
+                         "andra marginalerna. Använd siffror för samma befolkning och datum.")
+    if not texts:
+        texts.append("Slå ihop tomma eller små grupper, välj andra variabler eller en annan metod. "
+                     f"Tekniska detaljer (engelska): {error}")
+    return " ".join(dict.fromkeys(texts))
+
+
+def settings_refusal(session: Session, survey: Survey, settings: ReportSettings) -> str | None:
+    """Why ``settings`` cannot be saved, in plain Swedish, or None.
+
+    The responses so far are weighted with them: settings under which weighting
+    fails, or stops short of the population figures, are refused (the report would
+    otherwise go unweighted or off the figures). Without responses or population
+    figures there is nothing to try, and turning weighting off is always allowed.
+    """
+    weighting = weight_responses(session, survey, settings)
+    if weighting.result is None:
+        return weighting.reason if weighting.settings_fault else None
+    return _shortfall_text(weighting.result) or None
 
 
 # --------------------------------------------------------------------------- labels
@@ -1013,6 +1160,9 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     design = weighting.result.design if weighting.result is not None else unweighted_design
     by = [v for v in doc.BREAKDOWNS if len(data) and data[v].notna().any()]
     report_warnings: list[str] = list(weighting.warnings)
+    if weighting.result is None and len(data):
+        report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} Alla resultat är därför oviktade, "
+                                  "alltså fördelningen bland de svarande och inte skattningar för befolkningen.")
 
     estimable = frame.questions
     weighted_rows: dict[str, list[doc.ResultRow]] = {}

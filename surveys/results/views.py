@@ -22,6 +22,7 @@ from panel.charts import format_number, format_percent
 from panel.accounts.access import role_required
 from panel.extensions import db
 from panel.models import PopulationDataset
+from panel.population.services import population_in_use
 from surveys.models import Survey
 from surveys.results import document as doc
 from surveys.results import services
@@ -132,7 +133,11 @@ def _form(survey: Survey) -> SettingsForm:
     })
     datasets = db.session.execute(select(PopulationDataset.id, PopulationDataset.name, PopulationDataset.reference_date)
                                   .order_by(PopulationDataset.uploaded_at.desc(), PopulationDataset.id.desc())).all()
-    form.population_dataset.choices = [SelectChoice("", _("De senast uppladdade"))] + [
+    in_use = population_in_use(db.session)
+    default = (_("De som används nu: %(name)s", name=f"{in_use.name} ({in_use.reference_date})"
+                 if in_use.reference_date else in_use.name) if in_use is not None
+               else _("De som används nu (inga är uppladdade än)"))
+    form.population_dataset.choices = [SelectChoice("", default)] + [
         SelectChoice(str(i), f"{name} ({date})" if date else name) for i, name, date in datasets]
     return form
 
@@ -163,11 +168,17 @@ def settings(survey_id: int):
                 collapse={k: tuple(tuple(g) for g in v) for k, v in form.collapse.parsed.items()},
                 population_dataset_id=int(form.population_dataset.data) if form.population_dataset.data else None,
                 crosstabs=tuple(form.crosstabs.parsed))
-            services.save_settings(db.session, survey, new, updated_by_id=current_user.id)
-            db.session.commit()
-            flash(_("Inställningarna är sparade och rapporten är beräknad med dem."), "success")
-            return redirect(url_for(".report", survey_id=survey.id))
-    status = 400 if form.errors else 200
+            refusal = services.settings_refusal(db.session, survey, new)
+            if refusal:
+                db.session.rollback()
+                form.form_errors.append(_("Inställningarna sparades inte, eftersom svaren inte kan viktas med dem: "
+                                          "%(reason)s", reason=refusal))
+            else:
+                services.save_settings(db.session, survey, new, updated_by_id=current_user.id)
+                db.session.commit()
+                flash(_("Inställningarna är sparade och rapporten är beräknad med dem."), "success")
+                return redirect(url_for(".report", survey_id=survey.id))
+    status = 400 if form.errors or form.form_errors else 200
     return render_template("results/settings.html", survey=survey, form=form), status
 
 

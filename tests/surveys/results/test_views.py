@@ -168,3 +168,79 @@ def test_share_and_number_filters_never_print_nan_or_infinity(app):
         for bad in (None, float("nan"), float("inf"), float("-inf")):
             assert share_filter(bad) == "–" and number_filter(bad) == "–"
         assert share_filter(0.425) == "42,5\u00a0%"
+
+
+@pytest.mark.parametrize("settings, reason", [
+    ({"method": "rake", "trim_upper": "1,5"}, "Gränserna för vikterna (högsta 1,5 gånger medelvikten) är för snäva"),
+    ({"method": "logit", "trim_lower": "0,5", "trim_upper": "2"}, "Viktningen når inte befolkningssiffrorna"),
+    ({"method": "truncated_linear", "trim_lower": "0,9", "trim_upper": "1,1"}, "Gränserna för vikterna"),
+])
+def test_settings_that_cannot_meet_the_population_figures_are_refused_in_swedish(analyst, session, settings,
+                                                                                  reason):
+    survey = make_survey(session, n_invited=200, seed=4)
+    make_population(session)
+    session.commit()
+    path = f"/staff/surveys/{survey.id}/report/settings"
+    data = {"csrf_token": csrf_token(analyst, path), "enabled": "y", "margins": ["gender", "age_group", "district"],
+            "population_dataset": "", **settings}
+    response = analyst.post(path, data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400, page
+    assert "Inställningarna sparades inte, eftersom svaren inte kan viktas med dem" in page
+    assert reason in page
+    assert "cannot" not in page and "reweight" not in page and "did not converge" not in page
+    session.expire_all()
+    assert session.get(WeightingSettings, survey.id) is None
+    # the same page with bounds that work saves
+    data.update(trim_upper="5", trim_lower="0,2" if settings["method"] != "rake" else "")
+    assert analyst.post(path, data=data).status_code == 302
+
+
+def test_an_unweighted_report_never_shows_a_weighted_column_and_says_so_first(analyst, session):
+    from surveys.results import services
+
+    survey = make_survey(session, n_invited=200, seed=4)
+    make_population(session)
+    # saved before the figures changed, say: the report cannot be weighted with them
+    services.save_settings(session, survey, services.ReportSettings(trim_upper=1.5))
+    session.commit()
+    page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
+    assert ">Viktat<" not in page and "Designeffekt<" not in page and "Viktad andel" not in page
+    assert "Hela gruppen: oviktat resultat (rapporten är inte viktad)" in page
+    assert "oviktat resultat med 95 % konfidensintervall (rapporten är inte viktad)" in page
+    assert "Oviktad andel inom varje kolumn" in page
+    notice = page[page.index("Att tänka på"):page.index('id="svar"')]
+    assert "Rapporten är oviktad: Svaren kan inte viktas med de valda inställningarna. Gränserna för vikterna" in notice
+    assert "cannot meet" not in page and "reweight" not in page
+    _no_nan(page)
+    weighted = make_survey(session, n_invited=200, seed=4)
+    session.commit()
+    page = analyst.get(f"/staff/surveys/{weighted.id}/report").get_data(as_text=True)
+    assert ">Viktat<" in page and "Rapporten är oviktad" not in page
+
+
+def test_the_default_population_choice_names_the_figures_in_use_not_the_latest_upload(analyst, session):
+    from panel.population.services import use_population
+
+    survey = make_survey(session, n_invited=20, seed=5)
+    chosen = make_population(session, name="Befolkning 2024")
+    make_population(session, name="Befolkning 2025")  # uploaded later, not in use
+    use_population(session, chosen, staff_id=None)
+    session.commit()
+    page = analyst.get(f"/staff/surveys/{survey.id}/report/settings").get_data(as_text=True)
+    assert "De senast uppladdade" not in page
+    default = re.search(r'<option[^>]*value=""[^>]*>([^<]*)</option>', page).group(1)
+    assert "De som används nu: Befolkning 2024" in default
+    assert "markerade ”Används”" in page
+
+
+def test_an_unknown_population_dataset_is_refused_with_a_formatted_swedish_message(analyst, session):
+    survey = make_survey(session, n_invited=20, seed=5)
+    session.commit()
+    path = f"/staff/surveys/{survey.id}/report/settings"
+    response = analyst.post(path, data={"csrf_token": csrf_token(analyst, path), "enabled": "y", "method": "rake",
+                                        "margins": ["gender"], "population_dataset": "999999"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "De valda befolkningssiffrorna finns inte. Välj i listan." in page
+    assert "%(value)s" not in page and "%(" not in page
