@@ -50,7 +50,7 @@ from surveys.fielding.links import UnsubscribeLinks
 from surveys.fielding.models import Invitation
 from surveys.fielding.services import local_today
 from surveys.markdown import render_markdown
-from surveys.models import Survey
+from surveys.models import Survey, SurveyStatus
 from surveys.publication.models import (
     FeedbackDelivery,
     FeedbackKind,
@@ -73,6 +73,10 @@ class PublicationError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class SurveyNotClosedError(PublicationError):
+    """The survey is not closed yet: invitees can still answer, so no result is final."""
 
 
 # ---------------------------------------------------------------- versions
@@ -237,13 +241,19 @@ def publish(session: Session, survey: Survey, *, by: StaffUser | None, expected_
     ``expected_version`` must be the next version: a second press of the same button
     (or a colleague publishing in between) raises PublicationError instead of
     publishing twice. ``document`` (JSON data of a report document) is built from the
-    survey's responses when not given.
+    survey's responses when not given. Only a closed survey is published
+    (SurveyNotClosedError otherwise): while it is open, invitees can still answer and
+    the figures, response rate included, would be presented as final when they are not.
     """
     now = now or utcnow()
     current = next_version(session, survey)
     if expected_version != current:
         raise PublicationError(_l("Rapporten är redan publicerad som version %(n)s. Ladda om sidan om du vill "
                                   "publicera en ny version.", n=current - 1))
+    if survey.status != SurveyStatus.CLOSED:
+        raise SurveyNotClosedError(_l(
+            "Enkäten är inte stängd, så de inbjudna kan fortfarande svara och resultatet är inte slutligt. "
+            "Stäng enkäten under Utskick (”Stäng enkäten nu”) eller vänta tills den stänger, och publicera sedan."))
     data = document if document is not None else build_document(session, survey, now=now)
     if not (data.get("fielding") or {}).get("responses"):
         raise PublicationError(_l("Enkäten har inga svar än, så det finns inget resultat att publicera."))

@@ -90,6 +90,10 @@ def publish(survey_id: int):
                      detail={"version": result.report.version, "emails": result.emails},
                      remote_addr=request.remote_addr)
         db.session.commit()
+    except services.SurveyNotClosedError as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        return _staff_page(survey, 409, publish=form)
     except services.PublicationError as error:
         db.session.rollback()
         flash(str(error.message), "error")
