@@ -1,7 +1,49 @@
+import inspect
+from decimal import Decimal, InvalidOperation
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField
 from wtforms.validators import NumberRange, Optional
+from wtforms.widgets import TextInput
+
+from analysis.recruitment import plan_recruitment
+
+#: How many invitations' worth of weight the assumed join rate carries per group
+#: (``analysis.plan_recruitment``'s ``prior_strength``, which the planner leaves at its default).
+PRIOR_STRENGTH = inspect.signature(plan_recruitment).parameters["prior_strength"].default
+PRIOR_STRENGTH = int(PRIOR_STRENGTH) if float(PRIOR_STRENGTH).is_integer() else PRIOR_STRENGTH
+
+
+class SwedishDecimalField(DecimalField):
+    """A decimal number written with a comma ("2,5") or a point ("2.5"), in a text box: a
+    number box would drop a comma silently in browsers whose locale uses a point."""
+
+    widget = TextInput()
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = (valuelist[0] or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        if not text:
+            self.data = None
+            self.raw_data = [""]
+            return
+        try:
+            self.data = Decimal(text)
+        except (InvalidOperation, ValueError):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value.")) from None
+        if not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format(Decimal(self.data).normalize(), "f").replace(".", ",")
 
 
 class PlanForm(FlaskForm):
@@ -10,16 +52,21 @@ class PlanForm(FlaskForm):
     class Meta:
         csrf = False
 
-    tolerance = DecimalField(_l("Tillåten avvikelse (procentenheter)"),
-                             description=_l("Hur långt från befolkningens andel varje grupp får ligga efter "
-                                            "rekryteringen. Till exempel 2."),
-                             default=2, places=1,
-                             validators=[Optional(), NumberRange(0, 50, _l("Skriv ett tal mellan 0 och 50."))])
+    tolerance = SwedishDecimalField(
+        _l("Tillåten avvikelse (procentenheter)"),
+        description=_l("Hur långt från befolkningens andel varje grupp får ligga efter "
+                       "rekryteringen. Till exempel 2."),
+        default=2, places=1, render_kw={"inputmode": "decimal", "class": "short"},
+        validators=[Optional(), NumberRange(Decimal(0), Decimal(50), _l("Skriv ett tal mellan 0 och 50."))])
     new_members = IntegerField(_l("Minst så här många nya medlemmar (valfritt)"),
                                description=_l("Tomt: så få inbjudningar som möjligt."),
                                validators=[Optional(), NumberRange(1, 100000, _l("Skriv ett heltal från 1."))])
-    prior_rate = DecimalField(_l("Antagen andel som går med (procent, valfritt)"),
-                              description=_l("Används för grupper som inte bjudits in förut. Tomt: den andel som "
-                                             "gått med i tidigare rekryteringar."),
-                              places=1,
-                              validators=[Optional(), NumberRange(0.01, 100, _l("Skriv en procentsats över 0."))])
+    prior_rate = SwedishDecimalField(
+        _l("Antagen andel som går med (procent, valfritt)"),
+        description=_l("Varje grupps andel räknas som ett vägt medel av andelen i tidigare rekryteringar och den "
+                       "här andelen, som om den gällde %(n)s extra brev till gruppen: grupper som inte bjudits in "
+                       "förut får den här andelen, grupper med få tidigare brev dras mot den. Tomt: den andel som "
+                       "gått med i alla tidigare rekryteringar.", n=PRIOR_STRENGTH),
+        places=2, render_kw={"inputmode": "decimal", "class": "short"},
+        validators=[Optional(), NumberRange(Decimal("0.01"), Decimal(100),
+                                            _l("Skriv en procentsats från 0,01 till 100."))])

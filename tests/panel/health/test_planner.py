@@ -125,3 +125,52 @@ def test_planner_page_explains_a_missing_join_rate_in_swedish_not_marked_english
     assert "Ingen plan kunde räknas fram" in page
     assert "Inga brev har skickats i tidigare rekryteringar. Ange en antagen andel som går med." in page
     assert "Detaljer:" not in page and "give prior_rate" not in page and "join_history" not in page
+
+
+@pytest.mark.parametrize("query, tolerance, prior_rate", [
+    ("tolerance=3&prior_rate=0.01", 3.0, 0.0001),  # the field's own lowest value
+    ("tolerance=3&prior_rate=0,01", 3.0, 0.0001),
+    ("tolerance=2,5&prior_rate=12,5", 2.5, 0.125),  # Swedish decimal comma
+    ("tolerance=2.5&prior_rate=12.5", 2.5, 0.125),
+])
+def test_planner_accepts_the_lowest_rate_and_a_decimal_comma(client, session, monkeypatch, query, tolerance,
+                                                             prior_rate):
+    from panel.health import services
+
+    seed(session)
+    save_figures(session)
+    log_in(client, make_staff(session, "analyst"))
+    session.commit()
+    calls = []
+    real = services.plan_recruitment
+    monkeypatch.setattr(services, "plan_recruitment", lambda *a, **k: calls.append(k) or real(*a, **k))
+    response = client.get("/staff/health/planner?" + query)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert "Det finns fel i formuläret" not in page
+    assert calls[-1]["tolerance_pp"] == pytest.approx(tolerance)
+    assert calls[-1]["prior_rate"] == pytest.approx(prior_rate)
+    for name in ("tolerance", "prior_rate"):  # a text box: a number box drops a comma in some browsers
+        assert re.search(rf'<input[^>]*id="{name}"[^>]*inputmode="decimal"[^>]*type="text"', page), name
+
+
+@pytest.mark.parametrize("query", ["prior_rate=0", "prior_rate=100,5", "prior_rate=abc", "tolerance=51"])
+def test_planner_refuses_rates_out_of_range_in_swedish(client, session, query):
+    seed(session)
+    save_figures(session)
+    log_in(client, make_staff(session, "analyst"))
+    session.commit()
+    response = client.get("/staff/health/planner?" + query)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Skriv en procentsats från 0,01 till 100." in page or "Skriv ett tal mellan 0 och 50." in page
+
+
+def test_planner_hint_says_the_assumed_rate_weighs_in_for_every_group(client, session):
+    seed(session)
+    save_figures(session)
+    log_in(client, make_staff(session, "analyst"))
+    session.commit()
+    page = client.get("/staff/health/planner").get_data(as_text=True)
+    assert "Används för grupper som inte bjudits in förut" not in page
+    assert "som om den gällde 10 extra brev till gruppen" in page
