@@ -50,7 +50,27 @@ from .vocabulary import (
     period_year,
 )
 
-__all__ = ["RawDimension", "RawTable", "assemble", "parse_counts"]
+__all__ = ["RawDimension", "RawTable", "TableWarning", "assemble", "parse_counts"]
+
+
+class TableWarning(str):
+    """A warning's English text (it is a ``str``) with what it is about as data.
+
+    For callers that explain warnings in their own words: ``code`` is
+    ``"partial_category"`` (a summed-over dimension such as civilstånd lacks
+    categories; ``params``: ``dimension``, ``missing``, ``kept``),
+    ``"unknown_dimension"`` (``dimension``), ``"missing_combinations"``
+    (``count``) or ``"regions_unchecked"`` (``regions``).
+    """
+
+    code: str
+    params: dict
+
+    def __new__(cls, text: str, *, code: str, **params: object) -> TableWarning:
+        warning = super().__new__(cls, text)
+        warning.code = code
+        warning.params = params
+        return warning
 
 
 @dataclass
@@ -428,10 +448,11 @@ def assemble(
         if kind == "other":
             other_dims.append(column)
             if not is_known_other(raw.dims[j].name):
-                warnings.append(
+                warnings.append(TableWarning(
                     f"summed over {raw.dims[j].name!r}, a dimension the importer does not know;"
-                    " check that its categories do not overlap"
-                )
+                    " check that its categories do not overlap",
+                    code="unknown_dimension", dimension=raw.dims[j].name,
+                ))
         region_names.update(normalised[j].names)
         levels.update(normalised[j].levels)
         ranges.update(normalised[j].ranges)
@@ -548,12 +569,14 @@ def assemble(
         )
         missing = missing_marital_statuses(names_of[column], [str(v) for v in values])
         if missing:
-            warnings.append(
+            warnings.append(TableWarning(
                 f"{names_of[column]} lacks {', '.join(missing)}: the counts are for"
                 f" {', '.join(str(v) for v in values)} only, not the whole population. Export"
                 f" every {names_of[column]} category, or leave {names_of[column]} out of the"
-                " selection"
-            )
+                " selection",
+                code="partial_category", dimension=names_of[column], missing=tuple(missing),
+                kept=tuple(str(v) for v in values),
+            ))
     if other_dims:
         if keys:
             frame = frame.groupby(keys, sort=False, dropna=False)["population"].sum().reset_index()
@@ -701,10 +724,11 @@ def _check_region_totals(
         piece["outside"] = False
         piece["warning"] = ""
         pieces.append(piece)
-        warnings.append(
+        warnings.append(TableWarning(
             f"regions {', '.join(unchecked[:5])}{' …' if len(unchecked) > 5 else ''} were set aside"
-            " without a check: their parts cannot be told from the codes"
-        )
+            " without a check: their parts cannot be told from the codes",
+            code="regions_unchecked", regions=tuple(unchecked),
+        ))
     return pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
 
 
@@ -744,10 +768,11 @@ def _fill_missing(frame: pd.DataFrame, keys: list[str], warnings: list[str]) -> 
     shown = "; ".join(
         ", ".join(f"{k} {v}" for k, v in zip(keys, combo)) for combo in list(missing)[:5]
     )
-    warnings.append(
+    warnings.append(TableWarning(
         f"{len(missing)} combinations are missing from the file and were filled with 0"
-        f" (e.g. {shown}{' …' if len(missing) > 5 else ''})"
-    )
+        f" (e.g. {shown}{' …' if len(missing) > 5 else ''})",
+        code="missing_combinations", count=len(missing),
+    ))
     filled = indexed.reindex(full, fill_value=0).reset_index()
     for key, level in zip(keys, levels):
         if isinstance(frame[key].dtype, pd.CategoricalDtype):
