@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -20,9 +20,20 @@ class UploadForm(FlaskForm):
                                         "Tomt: den senaste."),
                          validators=[Optional(), Length(max=100)])
     region = StringField(_l("Region (valfri)"),
-                         description=_l("Kommunens kod, till exempel 0980, om filen har flera kommuner eller län."),
+                         description=_l("Om filen har flera kommuner eller län: kommunens kod med fyra siffror "
+                                        "(till exempel 0980 för Gotland), eller länets kod med två siffror om "
+                                        "filen har siffror per län (09 för Gotlands län, som bara har en kommun)."),
                          validators=[Optional(), Length(max=40)])
 
 
 class ButtonForm(FlaskForm):
     """Only a button (and its CSRF token)."""
+
+
+class ConfirmForm(FlaskForm):
+    """Save the previewed figures; ``accept`` must be ticked when they do not fit the panel.
+
+    The view sets the checkbox's label to name the problems.
+    """
+
+    accept = BooleanField(_l("Spara ändå"))

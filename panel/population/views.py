@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,7 +12,7 @@ from panel.extensions import db
 from panel.models import PopulationDataset
 from panel.overview.views import LABELS
 from panel.population import services
-from panel.population.forms import ButtonForm, UploadForm
+from panel.population.forms import ButtonForm, ConfirmForm, UploadForm
 
 bp = Blueprint("population", __name__, url_prefix="/staff/population")
 
@@ -58,24 +58,47 @@ def _pending_or_404(pending_id: str):
     return pending
 
 
+def _problems(table) -> list[services.FitProblem]:
+    return services.check_fit(db.session, table, municipality=current_app.config.get("PANEL_MUNICIPALITY", ""))
+
+
+def _preview(pending, table, form: ConfirmForm, status: int = 200):
+    problems = _problems(table)
+    serious = services.serious(problems)
+    if serious:
+        form.accept.label.text = _("Jag har läst varningarna och vill spara och använda uppgifterna ändå, fast "
+                                   "%(problems)s.", problems="; ".join(problem.short for problem in serious))
+    return render_template("population/preview.html", pending=pending, summary=services.summarize(table),
+                           problems=problems, serious=serious, form=form, button=ButtonForm(),
+                           labels=LABELS), status
+
+
 @bp.get("/preview/<pending_id>")
 @role_required("analyst")
 def preview(pending_id: str):
     pending = _pending_or_404(pending_id)
-    summary = services.summarize(services.pending_table(db.session, pending))
-    return render_template("population/preview.html", pending=pending, summary=summary, form=ButtonForm(),
-                           labels=LABELS)
+    return _preview(pending, services.pending_table(db.session, pending), ConfirmForm())
 
 
 @bp.post("/preview/<pending_id>")
 @role_required("analyst")
 def confirm(pending_id: str):
     pending = _pending_or_404(pending_id)
-    if not ButtonForm().validate_on_submit():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
         abort(400)
-    dataset = services.confirm_pending(db.session, pending)
+    table = services.pending_table(db.session, pending)
+    serious = services.serious(_problems(table))
+    if serious and not form.accept.data:
+        form.accept.errors = [_("Uppgifterna passar inte panelen. Kryssa i rutan om du ändå vill spara dem, "
+                                "eller avbryt och ladda upp en annan fil.")]
+        return _preview(pending, table, form, 400)
+    dataset = services.confirm_pending(db.session, pending, table)
+    detail = {"name": dataset.name}
+    if serious:
+        detail["accepted_problems"] = [problem.code for problem in serious]
     audit.record(db.session, actor=current_user, action="population.import", target=dataset,
-                 detail={"name": dataset.name}, remote_addr=request.remote_addr)
+                 detail=detail, remote_addr=request.remote_addr)
     db.session.commit()
     flash(_("Befolkningsuppgifterna %(name)s är sparade och används nu.", name=dataset.name), "success")
     return redirect(url_for(".index"))
@@ -96,9 +119,10 @@ def cancel(pending_id: str):
 @role_required("analyst")
 def version(dataset_id: int):
     dataset = db.get_or_404(PopulationDataset, dataset_id)
-    summary = services.summarize(services.load_population(dataset))
+    table = services.load_population(dataset)
+    summary = services.summarize(table)
     in_use = services.population_in_use(db.session)
-    return render_template("population/version.html", dataset=dataset, summary=summary,
+    return render_template("population/version.html", dataset=dataset, summary=summary, problems=_problems(table),
                            in_use=in_use is not None and in_use.id == dataset.id, form=ButtonForm(),
                            labels=LABELS)
 

@@ -34,9 +34,13 @@ def pending_id(response) -> str:
     return match.group(1)
 
 
-def confirm(client, pending: str):
+def confirm(client, pending: str, *, accept: bool = False):
+    """Press "Spara och använd"; ``accept`` ticks the box that saves figures that do not fit the panel."""
     token = csrf_token(client, f"/staff/population/preview/{pending}")
-    return client.post(f"/staff/population/preview/{pending}", data={"csrf_token": token})
+    data = {"csrf_token": token}
+    if accept:
+        data["accept"] = "y"
+    return client.post(f"/staff/population/preview/{pending}", data=data)
 
 
 def cells(page: str, caption: str) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panel.population.services import PopulationRejected, read_upload, summarize
+from panel.population.services import PopulationRejected, check_fit, read_upload, summarize
 
 CSV_LIKE = st.lists(st.sampled_from(["region", "gender", "age", "population", "kvinna", "man", "0980", "16", "-3",
                                      "1e9", "", ";", ",", "\n", '"', "totalt", "2025M01", "\xe5", "år"]),
@@ -23,4 +23,5 @@ def test_any_bytes_are_read_or_refused_with_a_message(app, data, period, region)
             assert rejected.message
         else:
             assert summarize(table).total == table.total >= 0
+            assert all(problem.message for problem in check_fit(db.session, table, municipality="Gotland"))
         db.session.rollback()

@@ -64,21 +64,24 @@ def confirm_again(client, pending: str) -> int:
 
 
 SAMPLE_CASES = [
-    # file, period, region, expected total, reference date
-    ("BE0101N1_20210513-223812_SE214-excerpt.csv", "", "", 60124, "2020-12-31"),
-    ("0000088D_20260309-173522_en.csv", "", "", None, "2025-12-31"),
-    ("BE0101A1_pxweb-example_en.px", "2005", "09", None, "2005-12-31"),
-    ("BE0101N1_TAB638_sv.px", "", "0114", None, "2021-12-31"),
-    ("TAB6471_data.json", "2026M01", "09", None, "2026-01-31"),
-    ("api-v1_BefolkningNy-3e8562-POST.json", "", "", None, "2024-12-31"),
-    ("BE0101A1hier_pxweb-example_en.px", "", "0980", None, "2004-12-31"),
+    # file, period, region, expected total, reference date, the serious problems that need a confirmation
+    ("BE0101N1_20210513-223812_SE214-excerpt.csv", "", "", 60124, "2020-12-31", set()),
+    ("0000088D_20260309-173522_en.csv", "", "", None, "2025-12-31", {"one_gender", "whole_country"}),
+    ("BE0101A1_pxweb-example_en.px", "2005", "09", None, "2005-12-31", set()),
+    ("BE0101N1_TAB638_sv.px", "", "0114", None, "2021-12-31", {"partial_category", "partial_ages"}),
+    ("TAB6471_data.json", "2026M01", "09", None, "2026-01-31", set()),
+    ("api-v1_BefolkningNy-3e8562-POST.json", "", "", None, "2024-12-31",
+     {"whole_country", "one_gender", "partial_ages", "partial_category"}),
+    ("BE0101A1hier_pxweb-example_en.px", "", "0980", None, "2004-12-31", set()),
 ]
 
 
 @needs_samples
-@pytest.mark.parametrize("filename, period, region, total, reference_date", SAMPLE_CASES)
-def test_every_real_scb_format_goes_through_preview_and_confirm(client, session, analyst, filename, period, region,
-                                                                total, reference_date):
+@pytest.mark.parametrize("filename, period, region, total, reference_date, problems", SAMPLE_CASES)
+def test_every_real_scb_format_goes_through_preview_and_confirm(client, app, session, analyst, filename, period,
+                                                                region, total, reference_date, problems):
+    from panel.population.services import check_fit, read_upload, serious
+
     from analysis.targets import read_population
 
     path = SAMPLES / filename
@@ -86,7 +89,15 @@ def test_every_real_scb_format_goes_through_preview_and_confirm(client, session,
     assert response.status_code == 302, response.get_data(as_text=True)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert reference_date in page
-    assert confirm(client, pending_id(response)).status_code == 302
+    found = {problem.code for problem in serious(check_fit(
+        session, read_upload(session, path.read_bytes(), filename=filename, period=period, region=region),
+        municipality=app.config["PANEL_MUNICIPALITY"]))}
+    assert found == problems
+    if problems:  # figures that do not fit the panel are saved only with the box ticked
+        assert "Uppgifterna passar inte panelen" in page
+        assert confirm(client, pending_id(response)).status_code == 400
+        assert stored(session) == 0
+    assert confirm(client, pending_id(response), accept=bool(problems)).status_code == 302
     table = load_population(population_in_use(session))
     # Independently: the importer on the file, narrowed to the same period and region.
     expected = read_population(path)
