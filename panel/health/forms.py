@@ -22,21 +22,15 @@ class SwedishDecimalField(DecimalField):
     widget = TextInput()
 
     def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        text = (valuelist[0] or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        if not text:
-            self.data = None
-            self.raw_data = [""]
-            return
-        try:
-            self.data = Decimal(text)
-        except (InvalidOperation, ValueError):
-            self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value.")) from None
-        if not self.data.is_finite():
-            self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value."))
+        if valuelist:
+            text = (valuelist[0] or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+            try:
+                finite = Decimal(text).is_finite()
+            except (InvalidOperation, ValueError):
+                finite = True  # not a number at all: DecimalField says so
+            # "nan" and "inf" are Decimals, but not numbers anyone means (and NaN cannot be compared)
+            valuelist = [text if finite else "?"]
+        super().process_formdata(valuelist)
 
     def _value(self):
         if self.raw_data:

@@ -154,7 +154,8 @@ def test_planner_accepts_the_lowest_rate_and_a_decimal_comma(client, session, mo
         assert re.search(rf'<input[^>]*id="{name}"[^>]*inputmode="decimal"[^>]*type="text"', page), name
 
 
-@pytest.mark.parametrize("query", ["prior_rate=0", "prior_rate=100,5", "prior_rate=abc", "tolerance=51"])
+@pytest.mark.parametrize("query", ["prior_rate=0", "prior_rate=100,5", "prior_rate=abc", "tolerance=51",
+                                   "tolerance=nan", "prior_rate=inf"])
 def test_planner_refuses_rates_out_of_range_in_swedish(client, session, query):
     seed(session)
     save_figures(session)
