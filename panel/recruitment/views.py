@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from panel.accounts.access import role_required
-from panel.extensions import db
+from panel.extensions import csrf, db
 from panel.mail.outbox import absolute_url
 from panel.members import services as members
 from panel.members import terms, throttle
 from panel.members import views as member_views
-from panel.members.forms import GENDER_CHOICES, JoinForm
+from panel.members.forms import GENDER_CHOICES, JoinForm, replace_csrf_error
 from panel.models import RecruitmentInvite, RecruitmentWave
 from panel.models.member import RequestKind
 from panel.models.recruitment import WaveStatus
@@ -137,6 +137,7 @@ def join():
 
 
 @bp.route("/join/details", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token: an expired one shows the form again with what was typed
 def join_details():
     invite = db.session.get(RecruitmentInvite, browser.get(INVITE_KEY) or 0)
     if invite is None:
@@ -162,6 +163,7 @@ def join_details():
             db.session.commit()
             browser.pop(INVITE_KEY, None)
             return redirect(url_for("members.join_sent"))
+    replace_csrf_error(form)
     return render_template("recruitment/join_details.html", form=form), 400 if form.errors else 200
 
 

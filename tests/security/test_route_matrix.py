@@ -158,6 +158,9 @@ CSRF_EXEMPT = {
     "members.join",
     "members.profile",
     "members.change_email",
+    # The sign-up step after a letter's code reuses the join form and checks its token the same way
+    # (tests/panel/recruitment/test_expired_form.py).
+    "recruitment.join_details",
 }
 
 ROLES = ("anonymous", "resident", "committee", "analyst", "admin")
