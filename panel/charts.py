@@ -41,6 +41,7 @@ from matplotlib import rc_context  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from babel import Locale  # noqa: E402
 from babel.numbers import format_decimal  # noqa: E402
@@ -175,6 +176,27 @@ def _scaled(value: Number, value_format: ValueFormat) -> float:
     return float(value) * (100.0 if value_format == "percent" else 1.0)
 
 
+def _tick_digits(ticks: Sequence[float]) -> int:
+    """Decimals that tell the ticks apart: none for 0, 20, 40; one for 0.5, 1.0, 1.5; at most three."""
+    finite = sorted(t for t in ticks if math.isfinite(t))
+    steps = [b - a for a, b in zip(finite, finite[1:], strict=False) if b - a > 1e-12]
+    step = min(steps, default=1.0)
+    for digits in range(4):
+        if abs(step * 10 ** digits - round(step * 10 ** digits)) < 1e-6:
+            return digits
+    return 3
+
+
+def _locale_ticks(axis) -> None:
+    """Write the value axis's tick labels as the page writes numbers (decimal comma and U+2212
+    minus in Swedish), not matplotlib's "0.5, 1.0"."""
+
+    def label(value: float, _position: int | None) -> str:
+        return format_number(value, _tick_digits(list(axis.get_majorticklocs())))
+
+    axis.set_major_formatter(FuncFormatter(label))
+
+
 def _axis_label(value_format: ValueFormat, axis_label: str | None) -> str:
     if axis_label:
         return axis_label
@@ -269,6 +291,7 @@ def bar_chart_with_ci(
     estimate_label: str | None = None,
     axis_label: str | None = None,
     value_max: float | None = None,
+    value_min: float | None = None,
     chart_id: str | None = None,
     missing_text: str | None = None,
     output: Output = "svg",
@@ -280,6 +303,9 @@ def bar_chart_with_ci(
     population share beside the sample's share (``reference_label`` names it in
     the legend; default "Befolkning"). ``value_max`` fixes the end of the value
     axis for numbers (e.g. the top of a rating scale); per cent always ends at 100.
+    ``value_min`` (numbers only) starts the axis and the bars there instead of at 0:
+    a 1–5 scale's mean of 3.6 is drawn from 1, so the bar fills as much of the scale
+    as the mean does. Tick labels are written in the current locale, as the values are.
     ``missing_text`` is written for a missing estimate (default "–" at the bar and
     "ingen skattning" in the text alternative; published reports say "dold").
 
@@ -316,7 +342,8 @@ def bar_chart_with_ci(
         ax = figure.add_subplot()
         positions = list(range(n))[::-1]  # first label on top
         values = [_scaled(v, value_format) for v in estimates]
-        ax.barh(positions, [0 if math.isnan(v) else v for v in values], height=0.6, color=PRIMARY,
+        base = float(value_min) if value_format == "number" and _finite(value_min) else 0.0
+        ax.barh(positions, [0 if math.isnan(v) else v - base for v in values], left=base, height=0.6, color=PRIMARY,
                 edgecolor=PRIMARY, label=estimate_name)
         for pos, lo, hi in zip(positions, low, high, strict=True):
             lo_s, hi_s = _scaled(lo, value_format), _scaled(hi, value_format)
@@ -334,18 +361,25 @@ def bar_chart_with_ci(
         if ref is not None:
             highest = max([highest] + [_scaled(v, value_format) for v in ref if _finite(v)])
         upper = 100.0 if value_format == "percent" else (highest * 1.18 if highest > 0 else 1.0)
-        if value_format == "number" and value_max is not None and value_max > 0:
-            upper = max(float(value_max), highest * 1.05)
-        lower = min([0.0] + [v for v in values if not math.isnan(v)])
+        if value_format == "number" and value_max is not None and value_max > base:
+            upper = max(float(value_max), highest + (highest - base) * 0.05)
+        lowest = [v for v in values + [_scaled(v, value_format) for v in low] if not math.isnan(v)]
+        lower = min([base] + ([v for v in values if not math.isnan(v)] if base == 0.0 else lowest))
+        if lower >= upper:
+            upper = lower + 1.0
+        span = upper - lower
         ax.set_xlim(lower, upper)
         for pos, value, hi in zip(positions, values, high, strict=True):
             text = format_value(None if math.isnan(value) else value / (100.0 if value_format == "percent" else 1.0),
                                 value_format)
             if math.isnan(value) and missing_text:
                 text = missing_text
-            at = max(0.0 if math.isnan(value) else value, _scaled(hi, value_format) if _finite(hi) else -math.inf)
-            ax.text(min(at + upper * 0.015, upper * 0.99), pos, text, va="center",
-                    ha="left" if at + upper * 0.1 < upper else "right", fontsize=9)
+            at = max(base if math.isnan(value) else value, _scaled(hi, value_format) if _finite(hi) else -math.inf)
+            ax.text(min(at + span * 0.015, upper - span * 0.01), pos, text, va="center",
+                    ha="left" if at + span * 0.1 < upper else "right", fontsize=9)
+        if base != 0.0:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+        _locale_ticks(ax.xaxis)
         ax.set_yticks(positions, [str(label) for label in labels])
         ax.set_xlabel(_axis_label(value_format, axis_label))
         ax.set_title(title, loc="left", fontsize=11)
@@ -407,6 +441,7 @@ def grouped_bar_chart(
         if value_format == "percent":
             upper = min(max(upper, 10.0), 100.0) if highest < 83 else 100.0
         ax.set_xlim(0, upper)
+        _locale_ticks(ax.xaxis)
         ax.set_yticks(base, [str(c) for c in categories])
         ax.set_xlabel(_axis_label(value_format, axis_label))
         ax.set_title(title, loc="left", fontsize=11)
@@ -468,6 +503,7 @@ def trend_chart(
                     markersize=6, linewidth=2, label=line.name)
         upper = 100.0 if value_format == "percent" and highest > 60 else max(highest * 1.15, 1.0)
         ax.set_ylim(0, upper)
+        _locale_ticks(ax.yaxis)
         ax.set_xlim(-0.5, max(n - 0.5, 0.5))
         ax.set_xticks(xs, [str(x) for x in x_labels])
         ax.set_ylabel(_axis_label(value_format, axis_label))

@@ -121,3 +121,59 @@ def test_the_interval_legend_writes_95_percent_with_a_non_breaking_space():
     svg = charts.bar_chart_with_ci(["a"], [0.5], [0.4], [0.6], title="x")
     texts = [t.text for t in _parse(svg).iter(f"{SVG}text")]
     assert "95\xa0% konfidensintervall" in texts and "95 % konfidensintervall" not in texts
+
+
+def _value_ticks(svg: str) -> list[str]:
+    return re.findall(r'<g id="[^"]*xtick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
+
+
+def test_axis_numbers_are_written_in_the_locale_like_the_values():
+    # A mean of 3.59 without a scale: matplotlib would write 0.5, 1.0, … beside "3,59".
+    svg = charts.bar_chart_with_ci(["Alla"], [3.59], [3.4], [3.78], title="Betyg", value_format="number")
+    ticks = _value_ticks(svg)
+    assert "0,5" in ticks and "3,5" in ticks and not any("." in t for t in ticks), ticks
+    percent = _value_ticks(charts.bar_chart_with_ci(["Ja"], [0.42], [0.4], [0.45], title="Park"))
+    assert percent == ["0", "20", "40", "60", "80", "100"]
+    trend = charts.trend_chart(["2025", "2026"], [charts.TrendSeries("Medel", [0.02, 0.03], [0.01, 0.02],
+                                                                      [0.03, 0.04])], title="T", value_format="number")
+    labels = [t for t in re.findall(r'<g id="[^"]*ytick_\d+">.*?<text[^>]*>([^<]*)</text>', trend, re.S)]
+    assert labels and all("," in t for t in labels if t != "0") and not any("." in t for t in labels), labels
+
+
+def test_axis_numbers_on_english_pages_are_english(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("en"):
+        ticks = _value_ticks(charts.bar_chart_with_ci(["All"], [3.59], [3.4], [3.78], title="Grade",
+                                                      value_format="number"))
+    assert "0.5" in ticks and not any("," in t for t in ticks), ticks
+
+
+def test_the_png_has_the_same_axis_as_the_svg(monkeypatch):
+    seen = []
+    original = charts._png
+
+    def recording(figure, dpi):
+        png = original(figure, dpi)
+        seen.append(([t.get_text() for t in figure.axes[0].get_xticklabels()], figure.axes[0].get_xlim()))
+        return png
+
+    monkeypatch.setattr(charts, "_png", recording)
+    png = charts.bar_chart_with_ci(["Alla"], [3.59], [3.4], [3.78], title="Betyg", value_format="number", output="png")
+    assert png.startswith(b"\x89PNG")
+    ticks, _limits = seen[0]
+    assert "0,5" in ticks and not any("." in t for t in ticks), ticks
+    charts.bar_chart_with_ci(["Alla"], [3.59], [3.4], [3.78], title="Betyg", value_format="number", value_min=1,
+                             value_max=5, output="png")
+    assert seen[1] == (["1", "2", "3", "4", "5"], (1.0, 5.0))
+
+
+def test_a_scale_starts_at_its_minimum_and_its_bars_too():
+    svg = charts.bar_chart_with_ci(["Alla", "Kvinna"], [3.59, 1.0], [3.4, 1.0], [3.78, 1.2], title="Trygghet",
+                                   value_format="number", value_min=1, value_max=5)
+    assert _value_ticks(svg) == ["1", "2", "3", "4", "5"]
+    desc = _parse(svg).find(f"{SVG}desc").text
+    assert "Alla: 3,59" in desc and "Kvinna: 1,00" in desc
+    # without a minimum, means still start at 0 (a number question: visits, amounts)
+    assert _value_ticks(charts.bar_chart_with_ci(["Alla"], [3.4], [3.2], [3.6], title="Betyg", value_format="number",
+                                                 value_max=5))[0] == "0"
