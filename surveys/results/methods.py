@@ -74,6 +74,13 @@ def _variables(margins: tuple[str, ...], lang: str) -> str:
     return _list(parts, lang)
 
 
+def _distinct(variables: tuple[str, ...], lang: str) -> str:
+    """Each variable once, crosses taken apart: ("gender × age_group",) → "kön och åldersgrupp"."""
+    index = 0 if lang == "sv" else 1
+    names = dict.fromkeys(part.strip() for margin in variables for part in margin.split("×") if part.strip())
+    return _list([VARIABLE_NAMES.get(v, (v, v))[index] for v in names], lang)
+
+
 def _invited(document: ReportDocument, lang: str) -> str:
     f = document.fielding
     sv = lang == "sv"
@@ -126,11 +133,13 @@ def _responses(document: ReportDocument, lang: str) -> str:
             f"{_pct(f.response_rate, lang)}.")
     ri = document.representativeness.r_indicator
     if ri is not None and ri.r is not None:
+        by = _distinct(tuple(ri.variables), lang)  # the variables the response propensities were modelled on
+        by = (f" efter {by}" if sv else f" by {by}") if by else ""
         text += (f" R-indikatorn är {_num(ri.r, lang)} (1 betyder att alla grupper svarade i samma grad; "
-                 "lägre värden betyder att svarsbenägenheten skilde sig mellan grupper efter kön, ålder och område)."
+                 f"lägre värden betyder att svarsbenägenheten skilde sig mellan grupper{by})."
                  if sv else
                  f" The R-indicator is {_num(ri.r, lang)} (1 means every group answered at the same rate; lower "
-                 "values mean that the propensity to answer differed by gender, age and district).")
+                 f"values mean that the propensity to answer differed{by}).")
     return text
 
 
@@ -194,17 +203,26 @@ def _caveat(document: ReportDocument, lang: str) -> str | None:
         return ("Alla som svarade hade rekryterats genom ett slumpmässigt urval ur befolkningsregistret."
                 if sv else "Everyone who answered had been recruited through a random sample from the population register.")
     share = _pct(f.share_self_recruited, lang)
+    weighted = document.weighting.status == "weighted"
+    by = _distinct(document.weighting.variables, lang) if weighted else ""
     if sv:
+        assumption = ("beskriver bara hur mycket den viktade skattningen varierar under antagandet att "
+                      "viktningsmodellen är riktig" + (f", det vill säga att de som svarade liknar andra invånare "
+                                                       f"med samma {by}." if by else ".") if weighted else
+                      "beskriver bara hur mycket skattningen varierar under antagandet att de som svarade liknar "
+                      "invånarna i stort, eftersom svaren inte är viktade.")
         return (f"{share} av de svarande har själva anmält sig till panelen (självrekrytering). För dem finns "
-                "ingen slumpmässig urvalsprocess, och därför ingen urvalsbaserad felmarginal: konfidensintervallen "
-                "beskriver bara hur mycket den viktade skattningen varierar under antagandet att viktningsmodellen "
-                "är riktig, det vill säga att de som svarade liknar andra invånare med samma kön, ålder och område. "
-                "Om de skiljer sig på andra sätt kan resultaten vara snedvridna utan att intervallen visar det.")
+                f"ingen slumpmässig urvalsprocess, och därför ingen urvalsbaserad felmarginal: konfidensintervallen "
+                f"{assumption} Om de skiljer sig på andra sätt kan resultaten vara snedvridna utan att intervallen "
+                "visar det.")
+    assumption = ("describe only the variation of the weighted estimate under the model" +
+                  (f", assuming that those who answered resemble other residents of the same {by}." if by else ".")
+                  if weighted else
+                  "describe only the variation of the estimate assuming that those who answered resemble the "
+                  "residents at large, since the answers are not weighted.")
     return (f"{share} of the respondents joined the panel on their own (self-recruited, opt-in). There is no "
-            "random selection for them, and so no sampling-based margin of error: the confidence intervals "
-            "describe only the variation of the weighted estimate under the model, assuming that those who "
-            "answered resemble other residents of the same gender, age and district. If they differ in other "
-            "ways, the results may be biased without the intervals showing it.")
+            f"random selection for them, and so no sampling-based margin of error: the confidence intervals "
+            f"{assumption} If they differ in other ways, the results may be biased without the intervals showing it.")
 
 
 def _estimates(document: ReportDocument, lang: str) -> str:
