@@ -3,7 +3,8 @@
 Both come from one drawing, :func:`panel.charts.bar_chart_with_ci`, with a different
 ``output`` (the PDF cannot take the page's SVG: fpdf2 draws no SVG text): bars, 95 %
 interval whiskers with caps, the value written beside each bar, "dold" where a value
-is hidden (suppressed).
+is hidden (suppressed). A rating scale's mean is drawn on the scale's own range (1–5
+runs from 1 to 5), and the axis's numbers are written in the page's locale.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _draw(question: QuestionResult, output: str, dpi: int = 150) -> str | bytes 
         return None
     return bar_chart_with_ci(labels, estimates, low, high, title=question.text,
                              value_format=question.value_format,  # type: ignore[arg-type]
+                             value_min=question.scale_min, value_max=question.scale_max,
                              chart_id=f"q-{question.key}", missing_text=_("dold"),
                              output=output, dpi=dpi)  # type: ignore[arg-type]
 

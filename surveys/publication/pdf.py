@@ -2,9 +2,11 @@
 
 Title and facts, the decisions, every question with its chart (a PNG drawn by
 matplotlib, see :mod:`surveys.publication.charts`) and its table with the 95 %
-intervals and bases, the breakdown tables, response rates, approved free text and
-the methods text. Swedish (and any) characters come from DejaVu Sans: the copy that
-matplotlib installs with itself (so no system fonts are needed), else the system's.
+intervals and bases (and the "vet ej" share), the breakdown tables with each value's
+interval below it as on the page (split so that they fit A4), response rates, approved
+free text and the methods text; hidden values and bases say "dold" as on the page.
+Swedish (and any) characters come from DejaVu Sans: the copy that matplotlib installs
+with itself (so no system fonts are needed), else the system's.
 The document's language is the reader's (``Presentation.language``).
 """
 
@@ -57,13 +59,30 @@ def plain_markdown(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+#: Domains per breakdown table: each cell holds a value and its interval ("35,1 %–50,2 %"),
+#: which fits a column of A4's 170 mm text width five at a time beside the labels.
+DOMAINS_PER_TABLE = 5
+
+
+def _count(n: int | None) -> str:
+    """A base as the pages show it: "dold" where suppression hid it."""
+    return _("dold") if n is None else format_number(n, 0)
+
+
 def _cell_text(cell: Cell, value_format: str) -> tuple[str, str, str]:
+    """(value, 95 % interval, n) as the pages write them ("dold (why)" for a hidden value, "–" for none)."""
     if cell.hidden:
-        return f"{_('dold')} ({cell.reason})", "", "" if cell.n is None else format_number(cell.n, 0)
-    interval = ""
+        return f"{_('dold')} ({cell.reason})", "–", _count(cell.n)
+    interval = "–"
     if cell.ci_low is not None and cell.ci_high is not None:
         interval = f"{format_value(cell.ci_low, value_format)}–{format_value(cell.ci_high, value_format)}"
-    return format_value(cell.estimate, value_format), interval, "" if cell.n is None else format_number(cell.n, 0)
+    return format_value(cell.estimate, value_format), interval, _count(cell.n)
+
+
+def _breakdown_cell(cell: Cell, value_format: str) -> str:
+    """A breakdown cell as on the page: the value, and its interval on the line below."""
+    value, interval, _n = _cell_text(cell, value_format)
+    return f"{value}\n{interval}" if cell.shown and cell.ci_low is not None and cell.ci_high is not None else value
 
 
 class _ReportPDF(FPDF):
@@ -121,7 +140,7 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
     paragraph(" ".join(facts))
     paragraph(_("Grupper med färre än %(k)s svarande visas inte, och inte heller värden som skulle gå att räkna "
                 "fram ur dem (%(h)s värden är dolda). Intervallen är 95 %% konfidensintervall.",
-                k=report.k, h=report.hidden_values), 9)
+                k=report.k, h=report.hidden_values) + " " + report.weighting_note, 9)
 
     heading(_("Beslut och åtgärder"))
     if decisions:
@@ -142,25 +161,29 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
             pdf.image(io.BytesIO(png), w=150)
             pdf.ln(2)
         rows = [[row.label, *_cell_text(row.cell, question.value_format)] for row in question.rows]
+        if question.dont_know is not None:  # a share of everyone who answered, as on the page
+            rows.append([question.dont_know.label, *_cell_text(question.dont_know.cell, "percent")])
         table([_("Svar"), _("Andel") if question.value_format == "percent" else _("Medelvärde"),
-               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 25))
+               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 30))
         for breakdown in question.breakdowns:
-            head = [breakdown.title] + [f"{d} (n = {format_number(b, 0)})"
-                                        for d, b in zip(breakdown.domains, breakdown.bases, strict=True)]
-            body = [[label] + [_cell_text(c, question.value_format)[0] for c in cells]
-                    for label, cells in breakdown.rows]
-            if len(head) > 9:  # too wide for A4: split the domains
-                for start in range(1, len(head), 7):
-                    table([head[0]] + head[start:start + 7], [[r[0]] + r[start:start + 7] for r in body])
-            else:
-                table(head, body)
+            heads = [f"{d} (n\u00a0=\u00a0{_count(b)})"  # no break inside "(n = 20)"
+                     for d, b in zip(breakdown.domains, breakdown.bases, strict=True)]
+            labels = [label for label, _cells in breakdown.rows]
+            body = [[_breakdown_cell(c, question.value_format) for c in cells] for _label, cells in breakdown.rows]
+            # As wide as A4 allows: at most DOMAINS_PER_TABLE domains (value and interval) per table.
+            for start in range(0, len(heads), DOMAINS_PER_TABLE):
+                part = slice(start, start + DOMAINS_PER_TABLE)
+                count = len(heads[part])
+                table([breakdown.title, *heads[part]],
+                      [[label, *cells[part]] for label, cells in zip(labels, body, strict=True)],
+                      (40, *[130 / count] * count))
 
     if report.rates:
         heading(_("Svarsfrekvens per grupp"))
         for rates in report.rates:
             table([rates.title, _("Inbjudna"), _("Svarade"), _("Svarsfrekvens")],
-                  [[r.label, _num(r.invited), _num(r.completed),
-                    _("dold") if r.hidden else format_value(r.rate)] for r in rates.rows])
+                  [[r.label, _count(r.invited), _count(r.completed),
+                    _("dold") if r.rate is None else format_value(r.rate)] for r in rates.rows])
 
     if report.free_text:
         heading(_("Fritextsvar"))
@@ -176,7 +199,3 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
             paragraph(plain_markdown(part), 9)
     paragraph(_("Programversion: %(v)s.", v=report.code_version), 8)
     return bytes(pdf.output())
-
-
-def _num(value: int | None) -> str:
-    return format_number(value, 0)

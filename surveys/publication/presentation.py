@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from babel.lists import format_list
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -43,6 +44,15 @@ MAX_KEY_RESULTS = 5
 GENDER_NAMES = {"kvinna": _l("Kvinna"), "man": _l("Man"), "annan": _l("Annan / icke-binär"),
                 "uppger_ej": _l("Vill inte uppge")}
 MEAN_LABEL = _l("Medelvärde")
+DONT_KNOW_LABEL = _l("Vet ej (andel av dem som svarade)")
+#: The variables a report is weighted by, as a sentence names them ("efter kön och åldersgrupp").
+VARIABLE_NAMES = {"gender": _l("kön"), "age_group": _l("åldersgrupp"), "district": _l("område")}
+WEIGHTED_BY = _l("Andelarna är vägda så att svaren motsvarar befolkningen efter %(variables)s.")
+WEIGHTED = _l("Andelarna är vägda så att svaren motsvarar befolkningen.")
+UNWEIGHTED = _l("Andelarna är inte vägda.")
+R_INDICATOR_BY = _l("R-indikator: %(r)s (1 betyder att svaren fördelar sig som de inbjudna efter %(variables)s).")
+R_INDICATOR = _l("R-indikator: %(r)s (1 betyder att svaren fördelar sig som de inbjudna).")
+SCALE_TYPES = ("scale", "matrix")  # numeric questions whose answers are points on a scale
 AGE_BAND_LABEL = _l("%(band)s år")  # "16–24 år"
 _AGE_BAND = re.compile(r"^(\d+)(?:-(\d+)|\+)$")
 FALLBACK = "sv"  # the language every document text exists in
@@ -101,10 +111,59 @@ def in_language(text: Any, page_language: str) -> Markup:
 def catalog_text(message: Any, language: str, **variables: Any) -> Text:
     """``message`` (a msgid or lazy string) through the current locale's catalog, in the
     language it came out in: Swedish (the msgid) while the catalog lacks a translation."""
-    msgid = getattr(message, "_args", (message,))[0] if not isinstance(message, str) else message
+    msgid = _msgid(message)
     text = _(msgid, **variables)
+    return Text(text, language if _in_catalog(msgid) else FALLBACK)
+
+
+def _msgid(message: Any) -> str:
+    return getattr(message, "_args", (message,))[0] if not isinstance(message, str) else message
+
+
+def _in_catalog(message: Any) -> bool:
     catalog = getattr(get_translations(), "_catalog", None)
-    return Text(text, language if catalog is not None and catalog.get(msgid) else FALLBACK)
+    return bool(catalog is not None and catalog.get(_msgid(message)))
+
+
+def weighting_variables(margins: Any) -> tuple[str, ...]:
+    """The variables the weights were made on, each once, from the stored margins
+    (``("gender × age_group", "district")`` → ``("gender", "age_group", "district")``)."""
+    found = [part.strip() for margin in margins or () for part in str(margin).split("×")]
+    return tuple(dict.fromkeys(v for v in found if v))
+
+
+def naming_variables(message: Any, variables: tuple[str, ...], language: str, **values: Any) -> Text:
+    """``message`` with ``%(variables)s`` the names of ``variables`` as a list ("kön och
+    åldersgrupp", "gender and age group"), all in one language: the page's when the catalog
+    has the sentence and every name, else Swedish (the msgids), marked as such."""
+    names = [VARIABLE_NAMES.get(v) for v in variables]
+    translated = language == FALLBACK or (_in_catalog(message) and all(n is not None and _in_catalog(n)
+                                                                         for n in names))
+    lang = language if translated else FALLBACK
+    words = [(str(n) if translated else _msgid(n)) if n is not None else v
+             for n, v in zip(names, variables, strict=True)]
+    values["variables"] = format_list(words, locale=lang)
+    return Text(_(_msgid(message), **values) if translated else _msgid(message) % values, lang)
+
+
+def weighting_note(weighted: bool, variables: tuple[str, ...], language: str) -> Text:
+    """The report's one sentence on weighting, naming exactly the variables used
+    ("… efter kön och åldersgrupp."), or saying the shares are not weighted."""
+    if not weighted:
+        return catalog_text(UNWEIGHTED, language)
+    if not variables:
+        return catalog_text(WEIGHTED, language)
+    return naming_variables(WEIGHTED_BY, variables, language)
+
+
+def r_indicator_note(r: float | None, variables: tuple[str, ...], language: str) -> Text:
+    """The R-indicator and what 1 means, naming the variables the response was modelled on."""
+    if r is None:
+        return Text("", None)
+    value = format_number(r, 2)
+    if not variables:
+        return catalog_text(R_INDICATOR, language, r=value)
+    return naming_variables(R_INDICATOR_BY, variables, language, r=value)
 
 
 def fixed_label(variable: str, value: str, stored: dict[str, str] | None, language: str) -> Text:
@@ -208,6 +267,11 @@ class QuestionResult:
     base: int | None
     breakdowns: list[BreakdownTable]
     note: Text = Text("", None)  # the results package's reason, in Swedish
+    # "Vet ej" (whole sample): its share of everyone who answered, always a percentage, and
+    # that base (hidden with the share, else base minus the mean's base gives the count back).
+    dont_know: Row | None = None
+    scale_min: int | None = None  # a rating scale's own range, for the chart's axis
+    scale_max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +318,9 @@ class Presentation:
     r_indicator: float | None
     weighted: bool
     weighting_reason: str
+    weighting_variables: tuple[str, ...]  # each variable the weights were made on, once
+    weighting_note: Text  # the sentence that says so, in the reader's language (else Swedish)
+    r_indicator_note: Text  # the R-indicator and the variables it was computed on ("" without one)
     design_effect: float | None
     effective_n: float | None
     targets: Text
@@ -290,6 +357,11 @@ def present(report: Any, language: str) -> Presentation:
         invited=fielding.invited, respondents=fielding.responses, response_rate=fielding.response_rate,
         r_indicator=rindicator.r if rindicator else None,
         weighted=weighting.status == "weighted", weighting_reason=weighting.reason,
+        weighting_variables=weighting_variables(weighting.variables),
+        weighting_note=weighting_note(weighting.status == "weighted", weighting_variables(weighting.variables),
+                                      language),
+        r_indicator_note=r_indicator_note(rindicator.r if rindicator else None,
+                                          weighting_variables(rindicator.variables if rindicator else ()), language),
         design_effect=weighting.design_effect, effective_n=weighting.effective_n, targets=targets,
         questions=[_question(q, document, language) for q in document.questions],
         rates=_rates(document, language),
@@ -332,9 +404,24 @@ def _question(question: DocQuestion, document: ReportDocument, language: str) ->
         # Both come from one definition, so they share a language; if not, mark the one not in the page's.
         lang = text.lang if text.lang != language else item.lang
         text = Text(f"{text} – {item}", lang)
+    scale = question.kind == "numeric" and question.question_type in SCALE_TYPES
     return QuestionResult(key=question.key, text=text, value_format="number" if question.kind == "numeric" else "percent",
                           rows=rows, base=base, breakdowns=breakdowns,
-                          note=Text(question.reason, FALLBACK if question.reason else None))
+                          note=Text(question.reason, FALLBACK if question.reason else None),
+                          dont_know=_dont_know(question, language),
+                          scale_min=question.scale_min if scale else None,
+                          scale_max=question.scale_max if scale else None)
+
+
+def _dont_know(question: DocQuestion, language: str) -> Row | None:
+    """The whole-sample "vet ej" row, as the analyst's report shows it (None when the question has none)."""
+    row = next((r for r in question.dont_know if r.domain_variable == OVERALL), None)
+    if row is None:
+        return None
+    cell = Cell.of(row)
+    if cell.hidden:
+        cell = Cell(None, None, None, None, hidden=True, stored_reason=cell.stored_reason)
+    return Row(catalog_text(DONT_KNOW_LABEL, language), cell)
 
 
 def _rates(document: ReportDocument, language: str) -> list[RateTable]:
