@@ -122,10 +122,9 @@ def terms():
 def terms_version(version: str):
     if not panel_terms.is_known(version):
         abort(404)
-    language = str(get_locale())
+    language = panel_terms.text_language(version, str(get_locale()))
     return render_template("members/terms.html", version=version, current=panel_terms.CURRENT,
-                           published=panel_terms.VERSIONS[version],
-                           language=language if language in panel_terms.LANGUAGES else "sv",
+                           published=panel_terms.VERSIONS[version], language=language,
                            text_template=panel_terms.template_for(version, language))
 
 
