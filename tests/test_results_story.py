@@ -171,7 +171,10 @@ def test_the_results_story(app, session, smtp_server):
     unweighted_yes = float((frame["park"] == "ja").mean())
     assert abs(got["ja"]["estimate"] - unweighted_yes) > 0.005  # weighting corrects the panel's bias
 
-    # 5. The analyst publishes.
+    # 5. The analyst closes the survey (an open survey's results are not final) and publishes.
+    fielding = f"/staff/surveys/{survey_id}/fielding"
+    closed = analyst.post(fielding + "/close", data={"csrf_token": csrf_token(analyst, fielding + "/")})
+    assert closed.status_code == 302
     smtp_server.clear()
     publication = f"/staff/surveys/{survey_id}/publication"
     published = analyst.post(publication + "/publish", data={"csrf_token": csrf_token(analyst, publication),
