@@ -439,9 +439,10 @@ def _rates(document: ReportDocument, language: str) -> list[RateTable]:
 def key_results(presentation: Presentation) -> list[KeyResult]:
     """The emails' key results: per question (the first few), the most common answer or the mean.
 
-    Only shown (not suppressed) whole-sample figures; the margin is half the 95 % interval.
-    Numbers are written as the pages write them (one decimal for shares and margins in
-    percentage points, two for means) in the current locale (the email's language).
+    Only shown (not suppressed) whole-sample figures, each with its 95 % interval (not a
+    "± half width": an interval at 0 or 100 % is one-sided). Numbers are written as the
+    pages write them (one decimal for shares, two for means) in the current locale (the
+    email's language).
     """
     results = []
     for question in presentation.questions:
@@ -452,9 +453,9 @@ def key_results(presentation: Presentation) -> list[KeyResult]:
         cell = top.cell
         margin = ""
         if cell.ci_low is not None and cell.ci_high is not None:
-            half = (cell.ci_high - cell.ci_low) / 2
-            margin = (_("± %(m)s procentenheter", m=format_number(half * 100, 1)) if question.value_format == "percent"
-                      else _("± %(m)s", m=format_number(half, 2)))
+            margin = _("95\u00a0%% konfidensintervall %(low)s–%(high)s",
+                       low=format_value(cell.ci_low, question.value_format),
+                       high=format_value(cell.ci_high, question.value_format))
         if question.value_format == "percent":
             value, answer = format_value(cell.estimate, "percent"), _("svarade %(a)s", a=top.label)
         else:

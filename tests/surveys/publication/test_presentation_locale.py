@@ -96,7 +96,7 @@ def test_key_results_in_emails_have_one_decimal_like_the_pages(app, session, fie
         top = max((row for row in shown.questions[0].rows if row.cell.shown), key=lambda row: row.cell.estimate)
         swedish = key_results(shown)[0]
         assert swedish.value == f"{top.cell.estimate * 100:.1f}".replace(".", ",") + "\xa0%"
-        assert re.fullmatch(r"± \d+,\d procentenheter", swedish.margin)
+        assert re.fullmatch(r"95\xa0% konfidensintervall \d+,\d\xa0%–\d+,\d\xa0%", swedish.margin), swedish.margin
         with force_locale("en"):
             english = key_results(present(report, "en"))[0]
         assert english.value == f"{top.cell.estimate * 100:.1f}%"
