@@ -188,6 +188,20 @@ class ValidationIssue:
     chosen by the caller handled it; ``resolution`` says how) or
     ``"warning"`` (weighting goes on). ``count`` is the number of respondents
     concerned (0 for target-only findings).
+
+    ``message`` and ``resolution`` are English; callers that explain a finding in
+    their own words use ``kind`` and the data: ``margin`` (a name such as
+    ``"gender × age_group"``), ``variable``, ``categories``, ``count`` and
+    ``params``, what else the message says, per kind: ``collapsed``: ``label``
+    (the merged category); ``untargeted``: ``target_categories`` (per variable)
+    or ``cells`` (per margin); ``uncovered``: ``counts`` (category → respondents);
+    ``empty_target``: ``population``; ``tiny_cell``: ``min_cell_size`` and
+    ``sizes`` (cell → respondents); ``totals_disagree``: ``other`` (the margin
+    compared with), ``total``, ``reference``, ``difference`` (relative);
+    ``implied_margin``: ``through`` (the finer margin); ``infeasible_bounds``:
+    ``lower``, ``upper``. Findings about one margin's cells (``untargeted`` per
+    margin, ``empty_target``, ``tiny_cell``) also give its ``variables``, in the
+    order of the cells' labels.
     """
 
     kind: str
@@ -198,6 +212,7 @@ class ValidationIssue:
     categories: tuple[Hashable, ...] = ()
     count: int = 0
     resolution: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -555,6 +570,7 @@ def _prepare(
                 kind="collapsed", severity="resolved",
                 message=f"categories {originals} of {variable!r} are merged into {label!r} in data and targets",
                 variable=variable, categories=tuple(originals), resolution="collapse= chosen by the caller",
+                params={"label": label},
             ))
 
     # Target levels of every variable, in first-seen order.
@@ -618,6 +634,7 @@ def _prepare(
                 resolution="dropped (drop_unmatched=True)" if drop_unmatched else
                 "add targets, merge categories with collapse=, declare them uncovered= "
                 "or pass drop_unmatched=True",
+                params={"counts": dict(unknown), "target_categories": tuple(target_levels[variable.name])},
             ))
         covered = [(variable.levels[lv], int(per_level[lv])) for lv in range(variable.n_target, len(variable.levels))
                    if kinds[lv] == 1 and per_level[lv] > 0]
@@ -629,6 +646,7 @@ def _prepare(
                          f"without population figures: {dict(covered)}"),
                 variable=variable.name, categories=tuple(k for k, _ in covered),
                 count=sum(c for _, c in covered), resolution=UNCOVERED_RULE,
+                params={"counts": dict(covered)},
             ))
         bad_cell |= kinds[levels_here] >= 2
 
@@ -695,6 +713,7 @@ def _prepare(
                 margin=_margin_name(margin.key), categories=tuple(examples), count=n_orphan,
                 resolution="dropped (drop_unmatched=True)" if drop_unmatched else
                 "complete the target table or pass drop_unmatched=True",
+                params={"cells": tuple(examples), "variables": tuple(margin.variables)},
             ))
             bad_cell |= orphan
         margins_raw.append((groups, target, collapsed, n_collapsed, group_labels))
@@ -751,6 +770,7 @@ def _prepare(
                 margin=name, categories=empty_labels,
                 resolution="ignored (partial=True): their population is not represented" if partial else
                 "merge neighbouring categories with collapse=, or pass partial=True to ignore these cells",
+                params={"population": mass, "variables": tuple(margin.variables)},
             ))
             if partial:
                 target = target.copy()
@@ -765,6 +785,8 @@ def _prepare(
                              f"{[(labels[g], int(sizes_g[g])) for g in tiny[:10]]}"),
                     margin=name, categories=tuple(labels[g] for g in tiny),
                     resolution="weights in these cells rest on few respondents; consider collapse=",
+                    params={"min_cell_size": min_cell_size, "sizes": {labels[g]: int(sizes_g[g]) for g in tiny},
+                            "variables": tuple(margin.variables)},
                 ))
         margins.append(Margin(groups=groups, target=target, collapsed=collapsed, n_collapsed=n_collapsed))
         ignored_all.append(ignored)
@@ -784,6 +806,7 @@ def _prepare(
                 message=(f"margin {name!r} totals {total:.10g} but {first!r} totals {reference:.10g} "
                          f"(relative difference {gap:.3g}); raking cannot meet both"),
                 margin=name,
+                params={"other": first, "total": total, "reference": reference, "difference": gap},
                 resolution=f"scaled to {reference:.10g} (align_totals=True)" if align_totals else
                 "use figures for the same population and date, or pass align_totals=True to scale every "
                 "margin to the first one's total",
@@ -818,6 +841,7 @@ def _prepare(
                     message=(f"margin {coarse_name!r} disagrees with {fine_name!r} summed over the other "
                              f"variables (largest relative difference {gap.max():.3g}); no weights meet both"),
                     resolution=f"give only one of them, or make {coarse_name!r} the sum of {fine_name!r}",
+                    params={"other": fine_name, "difference": float(gap.max())},
                 ))
             elif margins[a].collapsed is not None:
                 implied_by[a] = fine.key
@@ -826,6 +850,7 @@ def _prepare(
                     message=(f"margin {coarse_name!r} is the sum of {fine_name!r}; with uncovered respondents "
                              "the two would ask for slightly different shares"),
                     resolution=f"{coarse_name!r} is met through {fine_name!r} and not fitted on its own",
+                    params={"through": fine_name},
                 ))
 
     # Bounds on the calibration factor.
@@ -852,6 +877,7 @@ def _prepare(
                          + ("" if base is None else f" (the base weights sum to {kept_base:g}, "
                             f"the population to {reference:g})")),
                 resolution="widen the bounds or collapse small categories",
+                params={"lower": lower, "upper": upper},
             ))
     if trim is not None and trim.reweight:
         n_kept = float(kept_count.sum())
@@ -876,6 +902,7 @@ def _prepare(
                 kind="infeasible_bounds", severity="error",
                 message="trimming bounds with reweight=True cannot meet the targets: " + "; ".join(infeasible[:10]),
                 resolution="widen the trimming bounds or drop reweight",
+                params={"lower": trim.lower, "upper": trim.upper},
             ))
 
     # Numeric (continuous) totals.
