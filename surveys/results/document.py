@@ -51,6 +51,43 @@ Texts = dict[str, str]
 T = TypeVar("T")
 
 
+# --------------------------------------------------------------------------- notes
+
+
+class Note(str):
+    """A warning whose text (it is a ``str``) is English or Swedish technical text, with
+    what it is about as data, so that pages and exports can say it in the reader's words.
+
+    The pattern of :class:`analysis.targets.assemble.TableWarning`: ``code`` names the
+    finding (``"weighting.<kind>"`` for a finding of :func:`analysis.weight`, whose
+    kinds :class:`analysis.weighting.ValidationIssue` lists) and ``params`` holds its
+    data (plain values: ``variable``, ``margin``, ``categories``, ``count``, ...). A
+    document written to JSON keeps the text only; the analyst's pages and the exports
+    read a freshly computed document, where the data is still there.
+    """
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, text: str, code: str = "", params: Mapping[str, Any] | None = None) -> Note:
+        note = super().__new__(cls, text)
+        note.code = code
+        note.params = dict(params or {})
+        return note
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies (dataclasses.asdict) and pickles keep the data
+        return (Note, (str(self), self.code, self.params))
+
+
+def weighting_note(issue: Any) -> Note:
+    """A note of a (non-error) :class:`analysis.weighting.ValidationIssue`: the English message
+    as text, its kind and data as code and params."""
+    text = "Viktningen (analysis): " + issue.message + (f" → {issue.resolution}" if issue.resolution else "")
+    params = {"severity": issue.severity, "margin": issue.margin, "variable": issue.variable,
+              "categories": tuple(issue.categories), "count": int(issue.count), **dict(issue.params)}
+    return Note(text, f"weighting.{issue.kind}", params)
+
+
 # --------------------------------------------------------------------------- survey and fielding
 
 

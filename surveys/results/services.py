@@ -657,7 +657,7 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
             notes.append(str(caught_warning.message))
     for issue in result.report.issues:
         if issue.severity != "error":
-            notes.append("Viktningen (analysis): " + issue.message + (f" → {issue.resolution}" if issue.resolution else ""))
+            notes.append(doc.weighting_note(issue))  # the English text, with its kind and data
     kept = result.weights > 0
     if not kept.any() or not np.isfinite(result.weights).all():
         return Weighting(None, "Viktningen gav inga användbara vikter (alla svarande föll bort eller "

@@ -8,17 +8,22 @@ publication freezes. Charts are server-side SVG with the numbers in a table besi
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import click
+from babel.numbers import format_scientific
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from panel import charts
-from panel.charts import format_number, format_percent
+from panel.charts import format_number, format_percent, number_locale
 from panel.accounts.access import role_required
 from panel.extensions import db
 from panel.models import PopulationDataset
@@ -27,6 +32,7 @@ from surveys.models import Survey
 from surveys.results import document as doc
 from surveys.results import services
 from surveys.results.forms import SettingsForm
+from surveys.results.methods import METHOD_NAMES, VARIABLE_NAMES
 from surveys.results.trend import question_trend
 
 bp = Blueprint("results", __name__, url_prefix="/staff/surveys/<int:survey_id>/report", cli_group="results")
@@ -58,6 +64,133 @@ def share_filter(value: float | None, digits: int = 1) -> str:
 def number_filter(value: float | None, digits: int = 2) -> str:
     """A number in the page's locale (Swedish: decimal comma, U+2212 minus); None (or NaN) → "–"."""
     return format_number(value, digits)
+
+
+@bp.app_template_filter("small_number")
+def small_number_filter(value: float | None) -> str:
+    """A tiny number (a relative error) in scientific form in the page's locale: "1,2E-07" (sv)."""
+    if value is None:
+        return "–"
+    return format_scientific(value, "0.0E00", locale=number_locale()).replace("-", "\u2212")
+
+
+@bp.app_template_filter("when")
+def when_filter(value: str | datetime | None) -> str:
+    """An ISO 8601 time (UTC) as the reader's locale writes it, in Swedish time (Europe/Stockholm,
+    the app's Babel time zone): "2026-11-23T07:49:34.790073Z" → "2026-11-23 08:49" (sv)."""
+    if not value:
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_datetime(value, "short")
+
+
+@bp.app_template_filter("variable_name")
+def variable_name(name: str | None) -> str:
+    """A background variable or margin as readers call it: "gender" → "kön",
+    "gender × age_group" → "kön × åldersgrupp" (English pages: "gender × age group")."""
+    if not name:
+        return ""
+    index = 1 if _lang() == "en" else 0
+    return " × ".join(VARIABLE_NAMES.get(part.strip(), (part.strip(),) * 2)[index]
+                      for part in str(name).split("×"))
+
+
+@bp.app_template_filter("method_name")
+def method_name(name: str | None) -> str:
+    """A weighting method as readers call it: "rake" → "räfsning (iterativ proportionell anpassning)"."""
+    if not name:
+        return ""
+    return METHOD_NAMES.get(name, (name, name))[1 if _lang() == "en" else 0]
+
+
+def _category(variable: str | None, value: Hashable, labels: Mapping[str, Mapping[str, Any]] | None) -> str:
+    known = (labels or {}).get(variable or "", {}) or (
+        services.GENDER_LABELS if variable == "gender" else {})
+    texts = known.get(str(value))
+    return texts_filter(texts, str(value)) if texts else str(value)
+
+
+def _quoted(variable: str | None, values: Iterable[Hashable], labels: Mapping[str, Mapping[str, Any]] | None,
+            limit: int = 5) -> str:
+    values = list(values)
+    shown = [f"”{_category(variable, v, labels)}”" for v in values[:limit]]
+    return ", ".join(shown) + (" …" if len(values) > limit else "")
+
+
+def _cells(variables: Iterable[str], cells: Iterable[Any], labels: Mapping[str, Mapping[str, Any]] | None,
+           limit: int = 5) -> str:
+    variables = list(variables)
+    cells = list(cells)
+    shown = []
+    for cell in cells[:limit]:
+        parts = cell if isinstance(cell, tuple) else (cell,)
+        shown.append("”" + ", ".join(_category(v, p, labels) for v, p in zip(variables, parts)) + "”")
+    return ", ".join(shown) + (" …" if len(cells) > limit else "")
+
+
+@bp.app_template_filter("note")
+def note_text(note: str, labels: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """A warning in the page's language: a :class:`~surveys.results.document.Note` with a
+    code is explained in the reader's words, with variables and categories by their labels
+    (``labels``: a report document's ``domain_labels``); any other note is shown as it is."""
+    code = getattr(note, "code", "")
+    params: Mapping[str, Any] = getattr(note, "params", {}) or {}
+    if not code.startswith("weighting."):
+        return str(note)
+    kind = code.removeprefix("weighting.")
+    variable = params.get("variable")
+    margin = params.get("margin")
+    margin_variables = params.get("variables") or tuple(p.strip() for p in (margin or "").split("×"))
+    n = format_number(params.get("count", 0), 0)
+    what = variable_name(variable)
+    where = variable_name(margin)
+    categories = params.get("categories", ())
+    if kind == "collapsed":
+        return _("Grupperna %(categories)s av %(variable)s är sammanslagna till ”%(label)s” i både svaren och "
+                 "befolkningssiffrorna.", categories=_quoted(variable, categories, labels, limit=10),
+                 variable=what, label=_category(variable, params.get("label", ""), labels))
+    if kind == "missing":
+        return _("%(n)s svarande saknar uppgift om %(variable)s och får vikten 0.", n=n, variable=what)
+    if kind == "untargeted" and variable:
+        return _("%(n)s svarande har %(variable)s %(categories)s, som saknar befolkningssiffror, och får vikten 0.",
+                 n=n, variable=what, categories=_quoted(variable, categories, labels))
+    if kind == "untargeted":
+        return _("%(n)s svarande är i grupper av marginalen %(margin)s som saknar befolkningssiffror (till exempel "
+                 "%(cells)s) och får vikten 0.", n=n, margin=where,
+                 cells=_cells(margin_variables, params.get("cells", categories), labels))
+    if kind == "uncovered":
+        return _("%(n)s svarande har %(variable)s %(categories)s, som befolkningssiffrorna inte har. De räknas med i "
+                 "de andra variablernas totaler, och deras andel i varje grupp skattas från svaren.",
+                 n=n, variable=what, categories=_quoted(variable, categories, labels))
+    if kind == "zero_target":
+        return _("Marginalen %(margin)s: %(n)s svarande är i grupper där befolkningen är 0 och får vikten 0.",
+                 margin=where, n=n)
+    if kind == "empty_target":
+        return _("Marginalen %(margin)s: inga svarande i %(cells)s (befolkning %(population)s), så den delen av "
+                 "befolkningen representeras inte.", margin=where,
+                 cells=_cells(margin_variables, categories, labels),
+                 population=format_number(params.get("population"), 0))
+    if kind == "tiny_cell":
+        return ngettext("Marginalen %(margin)s: %(num)s grupp har färre än %(min)s svarande (%(cells)s). Vikterna "
+                        "där vilar på få svar; överväg att slå ihop små grupper.",
+                        "Marginalen %(margin)s: %(num)s grupper har färre än %(min)s svarande (%(cells)s). Vikterna "
+                        "där vilar på få svar; överväg att slå ihop små grupper.", len(categories), margin=where,
+                        min=params.get("min_cell_size", ""), cells=_cells(margin_variables, categories, labels))
+    if kind == "totals_disagree":
+        return _("Befolkningssiffrorna för marginalen %(margin)s summerar till en annan total än för %(other)s; "
+                 "alla marginaler har skalats till samma total.", margin=where,
+                 other=variable_name(params.get("other")))
+    if kind == "implied_margin":
+        return _("Marginalen %(margin)s är summan av %(through)s. Eftersom några svarande saknar "
+                 "befolkningssiffror uppfylls den genom %(through)s och viktas inte för sig.",
+                 margin=where, through=variable_name(params.get("through")))
+    return str(note)
 
 
 def _question_chart(question: doc.QuestionResult, labels: dict) -> str | None:

@@ -69,7 +69,7 @@ def test_settings_form_saves_and_the_report_uses_them(analyst, session):
     assert row.crosstabs == [["trygg", "district"]]
     page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
     assert "Marginal gender × age_group" not in page
-    assert "65-74 + 75+" in page
+    assert "åldersgrupp: 65–74 år + 75+ år" in page  # the groups by their labels
     assert "Känner du dig trygg? × Område" in page
 
 
