@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from surveys.answering.models import SurveyResponse
 from surveys.authoring.services import definition_of
 from surveys.definition import text_in
 from surveys.exports import formats
-from surveys.exports.table import ExportTable, ResponseRecord, build_table, submitted_day
+from surveys.exports.table import ExportTable, ResponseRecord, build_table, submitted_day, uncoded_variables
 from surveys.exports.weights import ExportWeighting, weighting_for
 from surveys.models import Survey
 
@@ -129,22 +130,32 @@ def export_table(session: Session, survey: Survey, *, language: str = "sv", now:
         language = "sv"
     records = response_records(session, survey)
     weighting = survey_weighting(session, survey, records)
+    moment = now or utcnow()
     notes = [
         _("Enkät: %(title)s (nummer %(id)s).", title=text_in(defn.title, language), id=survey.id),
-        _("Exporterad %(when)s (UTC).", when=(now or utcnow()).strftime("%Y-%m-%d %H:%M")),
+        _("Exporterad %(when)s (svensk tid).",
+          when=format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC), "yyyy-MM-dd HH:mm")),
         _privacy_note(survey),
         *weighting.notes,
         _("Koder för saknade svar: -1 = ej besvarad (frågan visades men hoppades över), -2 = visades inte "
-          "(dold av ett villkor eller en sida som aldrig nåddes); på skalor som går under noll ligger "
-          "koderna under skalans lägsta värde. \"Vet ej\" har en egen kod över skalan. Alla är "
-          "användardefinierade saknade värden i SPSS-filen."),
+          "(dold av ett villkor eller en sida som aldrig nåddes); på skalor och talfrågor vars lägsta värde "
+          "är under noll ligger koderna under det lägsta värdet. \"Vet ej\" har en egen kod över skalan. "
+          "Alla är användardefinierade saknade värden i SPSS-filen."),
         _("Texter som ett kalkylprogram kunde läsa som formler (de börjar med =, +, -, @, tabb eller "
           "radbrytning) har ett ' först i CSV-filen och är text (med Excels '-prefix) i Excel-filen; "
           "SPSS-filen har dem som de skrevs."),
     ]
-    return build_table(defn, records, title=text_in(defn.title, language),
-                       weights=weighting.weights, district_names=district_names(session), notes=notes,
-                       language=language)
+    table = build_table(defn, records, title=text_in(defn.title, language),
+                        weights=weighting.weights, district_names=district_names(session), notes=notes,
+                        language=language)
+    uncoded = uncoded_variables(table)
+    if uncoded:  # say exactly which variables cannot tell skipped from not shown
+        at = len(notes) - 1  # after the missing codes' note
+        exact = _("Utan koder: %(names)s. Där är ett tomt värde (systemsaknat i SPSS) antingen ej besvarad eller "
+                  "visades inte; de två går inte att skilja åt (textsvar och talfrågor utan lägsta värde).",
+                  names=", ".join(v.name for v in uncoded))
+        table = replace(table, notes=table.notes[:at] + (exact,) + table.notes[at:])
+    return table
 
 
 def _privacy_note(survey: Survey) -> str:

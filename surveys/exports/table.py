@@ -18,10 +18,12 @@ How answers are coded (the same in every format; the codebook says it per variab
 
 Missing answers keep their reason where the variable is coded: ``-1`` = not answered
 (the question was shown and skipped), ``-2`` = not shown (hidden by a condition, or a
-page the respondent never got to); when a scale reaches below zero the two codes move
-below its lowest point. These codes, and "vet ej", are SPSS user-missing values. A
-number question has no free codes (any whole number may be an answer), so there both
-reasons are left empty (system missing), as are unanswered text variables.
+page the respondent never got to); when a scale or a number question's lowest
+allowed answer is below zero the two codes move below it. These codes, and "vet
+ej", are SPSS user-missing values. A number question without a lowest answer has no
+free codes (any whole number may be an answer), so there both reasons are left empty
+(system missing), as are unanswered text variables; :func:`uncoded_variables`
+names them for the file's note.
 
 No direct identifier is ever part of the table: no name, email, member or invitation
 id, token, or the response's database id. Rows are numbered 1..n in an order that
@@ -329,8 +331,7 @@ class _Layout:
                      value_labels=self._choice_labels(q), missing=_missing_labels(missing), question_key=q.key)
 
     def _number(self, q: Question) -> None:
-        def read(answers: Mapping[str, Any]) -> Any:
-            value = answers.get(q.key)
+        def whole(value: Any) -> Any:
             return value if isinstance(value, int) and not isinstance(value, bool) else None
 
         bounds = []
@@ -338,9 +339,24 @@ class _Layout:
             bounds.append(str(_l("minst %(n)s", n=q.min)))
         if q.max is not None:
             bounds.append(str(_l("högst %(n)s", n=q.max)))
-        note = str(_l("Tomt = ej besvarad eller visades inte.")) + (" " + ", ".join(bounds) + "." if bounds else "")
-        self.add(q.key, read, label=self.text(q.text), kind="number", measure="scale", question_key=q.key,
-                 note=note.strip())
+        range_note = ", ".join(bounds) + "." if bounds else ""
+        if q.min is None:  # any whole number may be an answer: no code is free
+            def read(answers: Mapping[str, Any]) -> Any:
+                return whole(answers.get(q.key))
+
+            note = str(_l("Tomt = ej besvarad eller visades inte.")) + (" " + range_note if range_note else "")
+            self.add(q.key, read, label=self.text(q.text), kind="number", measure="scale", question_key=q.key,
+                     note=note.strip())
+            return
+        # The answering form refuses answers below the lowest one, so codes below it cannot
+        # be answers: skipped and not shown are told apart as in every coded variable.
+        missing = _missing_codes(q.min)
+
+        def read_coded(answers: Mapping[str, Any]) -> Any:
+            return _coded(answers, q.key, whole, missing)
+
+        self.add(q.key, read_coded, label=self.text(q.text), kind="number", measure="scale", question_key=q.key,
+                 missing=_missing_labels(missing), note=range_note)
 
     def _text(self, q: Question) -> None:
         def read(answers: Mapping[str, Any]) -> Any:
@@ -348,6 +364,13 @@ class _Layout:
 
         self.add(q.key, read, label=self.text(q.text), kind="text", measure="nominal", question_key=q.key,
                  note=str(_l("Tomt = ej besvarad eller visades inte.")))
+
+
+def uncoded_variables(table: ExportTable) -> list[Variable]:
+    """The answer variables whose missing answers are left empty (system missing) without
+    saying why: text variables and number questions without a lowest answer."""
+    return [v for v in table.variables
+            if v.question_key is not None and (v.is_text or (v.kind == "number" and not v.missing))]
 
 
 def _coded(answers: Mapping[str, Any], key: str, convert: Any, missing: tuple[int, int], item: str | None = None) -> Any:

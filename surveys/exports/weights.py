@@ -19,6 +19,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.weighting import METHODS
+from panel.charts import format_number
+from surveys.results.views import method_name, note_text, small_number_filter, variable_name
 from surveys.exports.table import ResponseRecord
 from surveys.models import Survey
 from surveys.results import services as results
@@ -51,7 +53,8 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
     settings_note = _settings_note(settings)
     if weighting.result is None:
         notes = [_("Ovägd export: variabeln vikt finns inte i filen, eftersom rapporten inte kan vikta svaren."),
-                 _("Skäl: %(reason)s", reason=weighting.reason), settings_note, *weighting.warnings]
+                 _("Skäl: %(reason)s", reason=weighting.reason), settings_note,
+                 *(note_text(w) for w in weighting.warnings)]
         return ExportWeighting(None, tuple(notes), settings.to_dict())
     result = weighting.result
     weights = np.asarray(result.weights, dtype=float)
@@ -61,7 +64,8 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
         _("Vikterna är desamma som i enkätens rapport: vikt = hur många invånare svaret står för "
           "(summan av vikterna är befolkningens storlek)."),
         settings_note,
-        _("Viktat till marginalerna: %(margins)s.", margins=", ".join(" × ".join(m) for m in weighting.margins)),
+        _("Viktat till marginalerna: %(margins)s.", margins=", ".join(variable_name(" × ".join(m))
+                                                                      for m in weighting.margins)),
     ]
     if dataset is not None:
         notes.append(_("Befolkningssiffror: %(name)s, referensdatum %(date)s, källa %(source)s.",
@@ -69,26 +73,36 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
                        source=dataset.source_title or dataset.source_name or dataset.source_format or "–"))
     notes.append(_("Konvergerade: %(converged)s efter %(iterations)s iterationer; största relativa fel i "
                    "marginalerna %(error)s.", converged=_("ja") if result.converged else _("nej"),
-                   iterations=result.iterations, error=f"{result.max_relative_error:.2g}"))
+                   iterations=result.iterations, error=small_number_filter(result.max_relative_error)))
     notes.append(_("Designeffekt (Kish) %(deff)s, effektivt antal svar %(neff)s; vikterna från %(low)s till "
-                   "%(high)s, medel %(mean)s, summa %(total)s.", deff=f"{result.design_effect:.3f}",
-                   neff=f"{result.effective_sample_size:.1f}", low=f"{kept.min():.4g}", high=f"{kept.max():.4g}",
-                   mean=f"{kept.mean():.4g}", total=f"{kept.sum():.1f}"))
+                   "%(high)s, medel %(mean)s, summa %(total)s.", deff=format_number(result.design_effect, 3),
+                   neff=format_number(result.effective_sample_size, 1), low=format_number(kept.min(), 2),
+                   high=format_number(kept.max(), 2), mean=format_number(kept.mean(), 2),
+                   total=format_number(kept.sum(), 0)))
     if result.trimming is not None:
         notes.append(_("Trimning: %(n)s vikter trimmades.", n=int(result.trimming.n_trimmed)))
-    notes.extend(weighting.warnings)
+    notes.extend(note_text(w) for w in weighting.warnings)
     by_record = {record.sort_key: float(weight) for record, weight in zip(records, weights, strict=True)}
     return ExportWeighting(by_record, tuple(notes), settings.to_dict())
 
 
 def _settings_note(settings: results.ReportSettings) -> str:
-    method = settings.method if settings.method in METHODS else _("okänd (%(name)s)", name=settings.method)
+    method = method_name(settings.method) if settings.method in METHODS else _("okänd (%(name)s)",
+                                                                                 name=settings.method)
     trim = _("ingen trimning") if settings.trim_lower is None and settings.trim_upper is None else \
-        _("gränser %(low)s–%(high)s gånger medelvikten", low=settings.trim_lower if settings.trim_lower is not None else "–",
-          high=settings.trim_upper if settings.trim_upper is not None else "–")
-    collapse = "; ".join(f"{variable}: " + ", ".join("+".join(group) for group in groups)
+        _("gränser %(low)s–%(high)s gånger medelvikten", low=_decimal(settings.trim_lower),
+          high=_decimal(settings.trim_upper))
+    collapse = "; ".join(f"{variable_name(variable)}: " + ", ".join("+".join(group) for group in groups)
                          for variable, groups in settings.collapse.items()) or _("inga")
     return _("Viktningsinställningar: %(state)s, metod %(method)s, marginaler %(margins)s, %(trim)s, "
              "sammanslagna grupper %(collapse)s.",
              state=_("viktning på") if settings.enabled else _("viktning avstängd"), method=method,
-             margins=", ".join(" × ".join(m) for m in settings.margins), trim=trim, collapse=collapse)
+             margins=", ".join(variable_name(" × ".join(m)) for m in settings.margins), trim=trim,
+             collapse=collapse)
+
+
+def _decimal(value: float | None) -> str:
+    """A trimming bound as the analyst gave it, in the locale ("0,3" in Swedish); "–" when none."""
+    if value is None:
+        return "–"
+    return format_number(value, 2).rstrip("0").rstrip(",.") if value != int(value) else format_number(value, 0)

@@ -15,6 +15,7 @@ from surveys.exports.table import (
     ResponseRecord,
     build_table,
     spss_name,
+    uncoded_variables,
 )
 
 
@@ -110,9 +111,24 @@ def test_yes_no_number_and_text():
         record("3", {}),
     ], title="T")
     assert table.data["yn"].tolist() == [1, 0, NOT_SHOWN]
-    assert table.data["n"].tolist()[0] == -1  # a real answer, which is why numbers have no missing codes
-    assert table.data["n"].isna().tolist() == [False, True, True]
+    # -1 is a real answer here: the missing codes go below the lowest answer (-5)
+    assert table.data["n"].tolist() == [-1, -6, -7]
+    assert table.variable("n").missing == {-6: "Ej besvarad", -7: "Visades inte"}
     assert table.data["t"].tolist() == ["=1+1", "", ""]  # made safe by the writers, not here
+
+
+def test_number_questions_get_missing_codes_only_when_they_have_a_lowest_answer():
+    questions = [{"key": "a", "type": "number", "text": "Antal?", "min": 1, "max": 365},
+                 {"key": "b", "type": "number", "text": "Skillnad?"}]
+    rows = [record("1", {"a": 3, "b": -1}), record("2", {"a": None, "b": None}), record("3", {})]
+    table = build_table(definition(*questions), rows, title="T")
+    assert table.data["a"].tolist() == [3, -1, -2]  # skipped and not shown told apart
+    assert table.variable("a").missing == {-1: "Ej besvarad", -2: "Visades inte"}
+    assert "Tomt" not in table.variable("a").note
+    # no lowest answer: any whole number may be an answer, so both stay empty, and say so
+    assert table.data["b"].tolist()[0] == -1 and table.data["b"].isna().tolist() == [False, True, True]
+    assert not table.variable("b").missing and table.variable("b").note.startswith("Tomt = ej besvarad")
+    assert [v.name for v in uncoded_variables(table)] == ["b"]
 
 
 def test_weights_become_the_vikt_variable_and_are_absent_when_unweighted():
