@@ -2,8 +2,9 @@
 
 The user interface is written in Swedish (the msgids are Swedish); English and
 further languages are translation catalogs in ``panel/translations``. The choice
-order: ``?lang=`` (remembered in the session), then the browser's
-Accept-Language, then Swedish.
+order: ``?lang=`` (remembered in the session), then the language of the member a
+page is about (:func:`prefer_member_language`: a link from their email, their own
+pages), then the browser's Accept-Language, then Swedish.
 
 Staff pages are offered in ``LANGUAGES`` (Swedish, English). Resident pages -- the
 sign-up, the member's own pages, answering a survey, the public privacy and results
@@ -14,7 +15,8 @@ never on a staff page.
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
+from flask_babel import refresh
 
 # Whole blueprints a resident uses, and the resident pages of blueprints that are
 # otherwise for staff.
@@ -64,7 +66,17 @@ def select_locale() -> str:
         return wanted
     if session.get("lang") in languages:
         return session["lang"]
+    if g.get("member_language") in languages:
+        return g.member_language
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def prefer_member_language(language: str) -> None:
+    """This page is about a member (opened from a link in their email, or one of their own
+    pages): show it in the member's language -- the language of their emails -- unless the
+    resident has chosen a language here (``?lang=``, the language switch)."""
+    g.member_language = language
+    refresh()  # a text translated before this point must not fix the page's language
 
 
 def select_timezone() -> str:

@@ -16,6 +16,7 @@ from flask import current_app, flash, g, redirect, session, url_for
 from flask_babel import gettext as _
 
 from panel.extensions import db
+from panel.i18n import prefer_member_language
 from panel.members.tokens import created_stamp
 from panel.models import Member
 
@@ -58,6 +59,7 @@ def member_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if member is None:
             flash(_("Du behöver en ny inloggningslänk. Skriv din e-postadress så skickar vi en."), "info")
             return redirect(url_for("members.request_link"))
+        prefer_member_language(member.language)  # the member's own pages speak their language
         return view(member, *args, **kwargs)
 
     return wrapped

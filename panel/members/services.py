@@ -185,6 +185,13 @@ def email_link(endpoint: str, **values: Any) -> str:
     return email_url(endpoint, **values)
 
 
+def page_link(member: Member, endpoint: str, **values: Any) -> str:
+    """A link in an email to ``member`` to a page that cannot tell who opens it (no token):
+    it says the email's language, so the page is in it too (``?lang=``). Pages behind a
+    token speak the member's language by themselves (panel.members.views)."""
+    return email_link(endpoint, lang=member.language, **values)
+
+
 def unsubscribe_url(member: Member) -> str:
     return email_link("members.unsubscribe", token=tokens.unsubscribe_token(member))
 
@@ -238,7 +245,7 @@ def _send_manage_link(session: Session, member: Member, now: datetime, *, templa
     token = tokens.issue(session, member, TokenPurpose.MANAGE, timedelta(minutes=minutes), now=now)
     _mail(session, member, kind=kind, template=template,
           context={"link": email_link("members.open_link", token=token), "minutes": minutes,
-                   "request_link": email_link("members.request_link")})
+                   "request_link": page_link(member, "members.request_link")})
 
 
 # ---------------------------------------------------------------- sign-up
@@ -320,7 +327,7 @@ def confirm(session: Session, token: str, *, now: datetime | None = None) -> Mem
         member.confirmed_at = now
         session.flush()
         _mail(session, member, kind="welcome", template="welcome",
-              context={"manage_link": email_link("members.request_link"),
+              context={"manage_link": page_link(member, "members.request_link"),
                        "unsubscribe_link": unsubscribe_url(member)},
               headers=unsubscribe_headers(member))
     return member
@@ -496,7 +503,7 @@ def leave(session: Session, member: Member, *, now: datetime | None = None, reas
     session.execute(delete(OutboxMessage).where(OutboxMessage.to_address == member.email,
                                                 OutboxMessage.status != OutboxStatus.SENDING))
     _mail(session, member, kind="left", template="left_panel",
-          context={"join_link": email_link("members.join")})
+          context={"join_link": page_link(member, "members.join")})
     record = PanelExit(
         left_month=now.strftime("%Y-%m"),
         source=member.source,

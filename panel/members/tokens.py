@@ -30,7 +30,15 @@ _UNSUBSCRIBE_SALT = "panel.members.unsubscribe"
 
 
 class LinkError(Exception):
-    """A link from an email that cannot be used."""
+    """A link from an email that cannot be used.
+
+    ``link``: the stored link when there is one (expired or used), so the page explaining
+    the problem can speak its member's language; None for a link that does not exist.
+    """
+
+    def __init__(self, link: MemberToken | None = None) -> None:
+        super().__init__()
+        self.link = link
 
 
 class LinkInvalid(LinkError):
@@ -67,9 +75,9 @@ def check(session: Session, token: str, purpose: str, *, now: datetime) -> Membe
     if row is None:
         raise LinkInvalid()
     if row.used_at is not None:
-        raise LinkUsed()
+        raise LinkUsed(row)
     if row.expires_at <= now:
-        raise LinkExpired()
+        raise LinkExpired(row)
     return row
 
 
@@ -83,7 +91,7 @@ def use(session: Session, token: str, purpose: str, *, now: datetime) -> MemberT
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise LinkUsed()
+        raise LinkUsed(row)
     row.used_at = now
     return row
 

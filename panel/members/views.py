@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from panel.db import utcnow
 from panel.extensions import csrf, db
+from panel.i18n import prefer_member_language
 from panel.members import login, services, throttle, tokens
 from panel.members import terms as panel_terms
 from panel.members.forms import (ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm, ProfileForm,
@@ -95,11 +96,23 @@ def too_many(error: throttle.Throttled):
     return response, status, {"Retry-After": str(error.retry_after)}
 
 
+def _speak_to(member: Member | None) -> None:
+    """A page reached from a member's email speaks the email's language (see panel.i18n)."""
+    if member is not None:
+        prefer_member_language(member.language)
+
+
+def _member_of(link) -> Member | None:
+    return db.session.get(Member, link.member_id) if link is not None else None
+
+
 def _link_problem(error: tokens.LinkError, purpose: str):
     if isinstance(error, tokens.LinkInvalid):  # a mistyped or guessed link counts towards the limit
         db.session.rollback()
         throttle.record(db.session, RequestKind.BAD_LINK, request.remote_addr or "-", now=utcnow())
         db.session.commit()
+    else:  # expired or used: the member it was sent to is known
+        _speak_to(_member_of(error.link))
     status, message, endpoint, label = LINK_PROBLEMS.get(purpose, {}).get(type(error), _BROKEN_LINK)
     return render_template("members/link_problem.html", message=message, next_url=url_for(endpoint),
                            next_label=label), status
@@ -163,8 +176,8 @@ def confirm(token: str):
     except throttle.Throttled as error:
         return too_many(error)
     try:
+        _speak_to(_member_of(services.check_link(db.session, token, TokenPurpose.CONFIRM)))
         if not form.validate_on_submit():
-            services.check_link(db.session, token, TokenPurpose.CONFIRM)
             return render_template("members/confirm.html", form=form)
         member = services.confirm(db.session, token)
     except tokens.LinkError as error:
@@ -204,8 +217,8 @@ def open_link(token: str):
     except throttle.Throttled as error:
         return too_many(error)
     try:
+        _speak_to(_member_of(services.check_link(db.session, token, TokenPurpose.MANAGE)))
         if not form.validate_on_submit():
-            services.check_link(db.session, token, TokenPurpose.MANAGE)
             return render_template("members/open_link.html", form=form)
         member = services.open_magic_link(db.session, token)
     except tokens.LinkError as error:
@@ -223,8 +236,8 @@ def confirm_email(token: str):
     except throttle.Throttled as error:
         return too_many(error)
     try:
+        _speak_to(_member_of(services.check_link(db.session, token, TokenPurpose.EMAIL)))
         if not form.validate_on_submit():
-            services.check_link(db.session, token, TokenPurpose.EMAIL)
             return render_template("members/confirm_email.html", form=form)
         member = services.confirm_email_change(db.session, token)
     except tokens.LinkError as error:
@@ -251,6 +264,7 @@ def unsubscribe(token: str):
         member = tokens.member_for_unsubscribe_token(db.session, token)
     except tokens.LinkInvalid as error:
         return _link_problem(error, "unsubscribe")
+    _speak_to(member)
     if request.method == "GET":  # opened again after unsubscribing: say so, without the button
         done = member is not None and member.status == MemberStatus.UNSUBSCRIBED
         return render_template("members/unsubscribe.html", member=member, done=done)
@@ -296,6 +310,7 @@ def profile(member: Member):
             _show_error(form, error)
         else:
             db.session.commit()
+            _speak_to(member)  # a new language is the language from now on
             flash(_("Dina uppgifter är sparade."), "success")
             return redirect(url_for(".profile"))
     replace_csrf_error(form)
@@ -367,18 +382,21 @@ def export(member: Member):
 def leave(member: Member):
     form = LeaveForm()
     if form.validate_on_submit():
+        language = str(get_locale())  # the member is gone on the next page: say its language there
         services.leave(db.session, member, reason=form.reason.data or None)
         db.session.commit()
         login.log_out()
-        return redirect(url_for(".left"))
+        return redirect(url_for(".left", lang=language))
     return render_template("members/leave.html", form=form), _status(form)
 
 
 @bp.post("/panel/me/logout")
 def logout():
+    _speak_to(login.current_member())
+    language = str(get_locale())  # the start page does not know the member: say the language
     login.log_out()
     flash(_("Du är utloggad."), "info")
-    return redirect(url_for(".home"))
+    return redirect(url_for(".home", lang=language))
 
 
 # ---------------------------------------------------------------- CLI

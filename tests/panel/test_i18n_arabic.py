@@ -203,11 +203,11 @@ def test_the_public_pages_are_arabic(client, session, swedish_texts):
                        ("/panel/join/sent", "تفقّد بريدك الإلكتروني"), ("/panel/me/sent", "حاول مرة أخرى"),
                        ("/panel/left", "لقد غادرت اللجنة"), ("/panel/privacy", "كيف نتعامل مع بياناتك الشخصية")):
         assert text in arabic_page(client, path, swedish_texts), path
-    # The terms are a legal text in Swedish (or English): marked as such inside the Arabic page.
+    # The terms are in Arabic too (a translation saying the Swedish text applies).
     response = client.get("/panel/terms")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and '<html lang="ar" dir="rtl">' in page
-    before, rest = page.split('<div lang="sv" dir="ltr">', 1)
+    before, rest = page.split('<div lang="ar" dir="rtl">', 1)
     chrome = before + rest.split('<p class="hint">', 1)[1]
     assert "النسخة 2026-11" in chrome and leftover_swedish(chrome, swedish_texts) == []
 

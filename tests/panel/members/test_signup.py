@@ -64,11 +64,11 @@ def test_sign_up_confirm_update_and_leave(app, client, session, smtp_server):
     exported = json.loads(client.get("/panel/me/export.json").get_data(as_text=True))
     assert exported["member"]["email"] == "anna.andersson@example.se"
 
-    # Leave, with the confirmation step.
-    assert "Vill du gå ur panelen?" in client.get("/panel/me/leave").get_data(as_text=True)
+    # Leave, with the confirmation step: in English now, the language the member just chose.
+    assert "Do you want to leave the panel?" in client.get("/panel/me/leave").get_data(as_text=True)
     response = client.post("/panel/me/leave", data={"reason": "too_many",
                                                      "csrf_token": csrf_token(client, "/panel/me/leave")})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/panel/left")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/panel/left?lang=en")
     session.expire_all()
     assert session.scalars(select(Member)).all() == []
     assert session.scalars(select(Consent)).all() == []
