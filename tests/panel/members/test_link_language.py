@@ -163,3 +163,21 @@ def test_leaving_ends_on_a_page_in_the_same_language(app, client, session, smtp_
     goodbye = mail_to(app, smtp_server, "amal@example.se")
     [join] = [link for link in links_in(goodbye) if urlsplit(link).path == "/panel/join"]
     assert parse_qs(urlsplit(join).query) == {"lang": ["ar"]}
+
+
+def test_the_unsubscribe_link_of_a_survey_invitation_opens_in_its_language(app, session, smtp_server):
+    """Invitations are built in bulk (surveys.fielding, one body per language, the links filled
+    in per row): their List-Unsubscribe link needs no language in it, the page finds the member."""
+    from tests.surveys.conftest import EXAMPLE
+    from tests.surveys.fielding.support import configure, make_panel, make_survey, send_now
+
+    [member] = make_panel(session, [(1, "kvinna", 30, "0101")], language="en")
+    survey = make_survey(session, EXAMPLE.read_text(encoding="utf-8"))
+    configure(session, survey)
+    session.commit()
+    send_now(app, survey.id)
+    invitation = mail_to(app, smtp_server, member.email)
+    path = path_of(invitation["List-Unsubscribe"].strip("<>"))
+    assert link_to(invitation, "/panel/unsubscribe/") == path  # the link in the body is the same
+    page = app.test_client().get(path, headers=SWEDISH_BROWSER).get_data(as_text=True)
+    assert html_lang(page) == "en" and "Stop getting emails from the panel" in page
