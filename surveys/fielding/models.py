@@ -11,7 +11,9 @@ so a send-out never has to fetch 50,000 outbox ids in advance. ``member_id`` bec
 the member leaves the panel; the row stays for the survey's statistics.
 
 ``SurveyFielding`` is the survey's targeting and reminder settings (one row per
-survey), including the seed the sample was drawn with, so a draw can be repeated.
+survey), including the seed the sample was drawn with, so a draw can be repeated, and
+the design the send drew (eligible and expected invitees per stratum), so results can
+weight each respondent by the inverse of their inclusion probability.
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ class SurveyFielding(Base):
     max_reminders: Mapped[int] = mapped_column(Integer, default=1)
     # Counts of the send-out: who was left out and why ({"paused": 3, ...}).
     excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The sampling design as drawn at send time (surveys.fielding.sampling.design_record):
+    # per stratum the eligible members N_h, the invited n_h and the expected allocation
+    # E[n_h], from which each invitee's inclusion probability E[n_h] / N_h follows. NULL
+    # for surveys sent before it was recorded (their reports assume equal probabilities).
+    design: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -247,6 +247,55 @@ def expected_allocation(sizes: Mapping[Stratum, int], n: int, allocation: str = 
     return {key: Fraction(n * sizes[key], total) for key in sorted(sizes)}
 
 
+DESIGN_VERSION = 1
+
+
+def design_record(selection: Selection, *, sample_size: int | None, allocation: str) -> dict[str, Any]:
+    """What the send drew, per stratum, for the survey's fielding row (``SurveyFielding.design``).
+
+    One entry per stratum with eligible members: ``eligible`` (*N_h*), ``invited`` (the
+    allocation *n_h* this draw gave) and ``expected`` (*E[n_h]* over all seeds, exactly, as
+    ``"p/q"``), so every invitee's inclusion probability ``expected / eligible`` can be
+    computed later as the sampling design defines it (:func:`expected_allocation`). A
+    whole-panel or filter target invites everyone eligible: ``expected == eligible``.
+    """
+    if sample_size is None:
+        expected = {stratum: Fraction(size) for stratum, size in selection.population.items()}
+    else:
+        expected = expected_allocation(selection.population, sample_size, allocation)
+    return {
+        "version": DESIGN_VERSION,
+        "sample_size": sample_size,
+        "allocation": allocation if sample_size is not None else None,
+        "eligible": sum(selection.population.values()),
+        "strata": [{"gender": stratum[0], "age_group": stratum[1], "district": stratum[2],
+                    "eligible": size, "invited": selection.allocation.get(stratum, 0),
+                    "expected": str(expected[stratum])}
+                   for stratum, size in sorted(selection.population.items())],
+    }
+
+
+def inclusion_probabilities(design: Mapping[str, Any] | None) -> dict[Stratum, Fraction]:
+    """Per stratum, the inclusion probability ``E[n_h] / N_h`` of a :func:`design_record`
+    (strata nobody could be drawn from are left out). Empty for no (or an unreadable) record.
+
+    >>> inclusion_probabilities(design_record(
+    ...     select([Candidate(1, 1990, "kvinna", "01", "open", "active"),
+    ...             Candidate(2, 1990, "kvinna", "01", "open", "active"),
+    ...             Candidate(3, 1990, "man", "01", "open", "active")], Target(), today=date(2026, 6, 1),
+    ...            sample_size=2, allocation="equal"), sample_size=2, allocation="equal"))
+    {('kvinna', '35-44', '01'): Fraction(1, 2), ('man', '35-44', '01'): Fraction(1, 1)}
+    """
+    if not design or design.get("version") != DESIGN_VERSION:
+        return {}
+    out: dict[Stratum, Fraction] = {}
+    for row in design.get("strata") or ():
+        eligible, expected = int(row["eligible"]), Fraction(str(row["expected"]))
+        if eligible > 0 and expected > 0:
+            out[(str(row["gender"]), str(row["age_group"]), str(row["district"]))] = expected / eligible
+    return out
+
+
 def _check_n(n: int, total: int) -> None:
     if n < 0:
         raise ValueError("the sample size must be zero or more")

@@ -411,6 +411,9 @@ def send_invitations(session: Session, survey: Survey, *, now: datetime | None =
     outbox.insert(emails())
     excluded = {reason.value: count for reason, count in selection.excluded.items() if count}
     settings.excluded = excluded
+    settings.design = sampling.design_record(
+        selection, sample_size=settings.sample_size if settings.mode == TargetMode.SAMPLE else None,
+        allocation=settings.allocation)
     freeze_structure(survey, now=now)
     survey.status = SurveyStatus.OPEN if due <= now else SurveyStatus.SCHEDULED
     session.flush()

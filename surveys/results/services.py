@@ -554,6 +554,94 @@ class Weighting:
     settings_fault: bool = False
 
 
+@dataclass(frozen=True)
+class DesignWeights:
+    """The respondents' design weights ``d_i = 1 / π_i`` (``weights`` None when there are
+    none to use) and, in plain Swedish, what was done or why not (``note``, "" when the
+    design gives everyone the same probability and there is nothing to say).
+
+    ``invitation`` maps each stratum at invitation time (gender, age band or None,
+    district code) to its design weight, for the response-rate side (R-indicator).
+    The note is a :class:`~surveys.results.document.Note` coded ``design.applied``,
+    ``design.not_linked`` or ``design.not_recorded``, with the smallest and largest π.
+    """
+
+    weights: np.ndarray | None = None
+    note: str = ""
+    invitation: Mapping[tuple[Any, Any, Any], float] = field(default_factory=dict)
+
+    @property
+    def applied(self) -> bool:
+        return self.weights is not None
+
+
+def _stratum_key(gender: Any, age_group: Any, district: Any) -> tuple[Any, Any, Any]:
+    """A stratum as both the invitations and the response frame can give it (no band: None)."""
+    return (gender, None if age_group in (None, "", "-") else age_group, district)
+
+
+def design_weights(session: Session, survey: Survey, data: pd.DataFrame) -> DesignWeights:
+    """The design weights of the respondents in ``data`` (the frame of :func:`response_frame`).
+
+    Only a sample whose inclusion probabilities differ between strata (equal allocation,
+    :func:`surveys.fielding.sampling.expected_allocation`) has any: whole-panel and filter
+    targets invite everyone eligible (π = 1) and proportional allocation gives everyone
+    n / N, so their weights would be constant and change nothing. Surveys sent before the
+    design was recorded (``SurveyFielding.design`` NULL) have none: they report as before.
+
+    π belongs to the stratum at invitation time, but an anonymous response keeps only the
+    snapshot taken when the resident answered, and nothing links it to its invitation
+    (that is what anonymity means). The snapshot is used as the invitation stratum only
+    when the respondents' snapshot strata are exactly the invitation strata of the
+    completed invitations, counted per stratum (then nobody changed group between
+    invitation and answer, short of changes that cancel out exactly); otherwise no design
+    weights are used and the note says why.
+    """
+    from surveys.fielding.sampling import inclusion_probabilities
+
+    fielding = session.get(SurveyFielding, survey.id)
+    probabilities = inclusion_probabilities(fielding.design if fielding is not None else None)
+    if (not probabilities and fielding is not None and fielding.mode == "sample" and fielding.allocation == "equal"
+            and fielding.sent_at is not None):
+        return DesignWeights(note=doc.Note(
+            "Urvalet drogs med lika fördelning per grupp (kön × åldersgrupp × område), så de inbjudna hade olika "
+            "sannolikhet att komma med, men enkäten skickades innan antalet som kunde väljas i varje grupp "
+            "sparades. Sannolikheterna kan därför inte räknas ut: de oviktade siffrorna och viktningen behandlar "
+            "alla svarande som om de hade samma sannolikhet att komma med. Viktning på kön, åldersgrupp och "
+            "område var för sig rättar inte helt för det; bara poststratifiering på hela korsningen "
+            "kön × åldersgrupp × område gör det.", "design.not_recorded"))
+    if len(set(probabilities.values())) <= 1:
+        return DesignWeights()
+    weight_of = {_stratum_key(*stratum): float(1 / p) for stratum, p in probabilities.items()}
+    low, high = float(min(probabilities.values())), float(max(probabilities.values()))
+    unequal = ("Urvalet drogs med lika fördelning per grupp (kön × åldersgrupp × område), så de inbjudna hade "
+               f"olika sannolikhet att komma med: mellan {_percent_text(low)} och {_percent_text(high)} i olika "
+               "grupper. R-indikatorn räknas med de inbjudnas designvikter (1/sannolikheten att komma med).")
+    params = {"min_probability": low, "max_probability": high}
+    if len(data) == 0:
+        return DesignWeights(note=doc.Note(unequal, "design.applied", params), invitation=weight_of)
+    completed = Counter({_stratum_key(g, a, d): int(n) for g, a, d, n in session.execute(
+        select(Invitation.gender, Invitation.age_group, Invitation.district_code, func.count(Invitation.id))
+        .where(Invitation.survey_id == survey.id, Invitation.completed_at.is_not(None))
+        .group_by(Invitation.gender, Invitation.age_group, Invitation.district_code)).all()})
+    strata = list(zip(data["gender"].tolist(), data["age_group"].tolist(), data["district"].tolist(), strict=True))
+    answered = Counter(_stratum_key(*stratum) for stratum in strata)
+    if answered != completed or any(key not in weight_of for key in answered):
+        moved = sum((answered - completed).values())
+        return DesignWeights(note=doc.Note(unequal + (
+            f" {moved} svarande tillhörde en annan grupp när de svarade än när de bjöds in" if moved else
+            " De svarandes grupper stämmer inte med de besvarade inbjudningarnas")
+            + ", och anonyma svar kan inte kopplas till sin inbjudan. Därför får svaren inga designvikter: "
+              "de oviktade siffrorna och viktningen behandlar alla svarande som om de hade samma sannolikhet "
+              "att komma med.", "design.not_linked", params | {"count": moved}), invitation=weight_of)
+    weights = np.fromiter((weight_of[_stratum_key(*stratum)] for stratum in strata), dtype=float, count=len(strata))
+    return DesignWeights(weights, doc.Note(unequal + " Varje svarande har därför fått designvikten 1/sannolikheten "
+                                                     "att komma med (efter gruppen vid inbjudan), och den är "
+                                                     "utgångsvikt i viktningen. Siffrorna i kolumnen ”Oviktat” är "
+                                                     "designviktade, inte fördelningen bland de svarande.",
+                                                     "design.applied", params), weight_of)
+
+
 def population_dataset(session: Session, settings: ReportSettings) -> PopulationDataset | None:
     if settings.population_dataset_id is not None:
         found = session.get(PopulationDataset, settings.population_dataset_id)
@@ -581,8 +669,11 @@ def population_table(dataset: PopulationDataset, districts: set[str]) -> tuple[P
 
 
 def weight_responses(session: Session, survey: Survey, settings: ReportSettings | None = None, *,
-                     frame: ResponseFrame | None = None) -> Weighting:
+                     frame: ResponseFrame | None = None, design: DesignWeights | None = None) -> Weighting:
     """Weight the survey's responses to the population figures, or explain why not.
+
+    The respondents' design weights (:func:`design_weights`, or ``design``) are the
+    starting weights, when the sample gave its strata different inclusion probabilities.
 
     Respondents outside the figures (no age band, a district without figures) get
     weight 0 and are named in the warnings; genders without population figures
@@ -637,10 +728,17 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
     variables = sorted({v for m in margins for v in m}, key=VARIABLES.index)
     respondents = data[variables]
     collapse = {k: [list(g) for g in v] for k, v in settings.collapse.items() if k in variables}
+    design = design if design is not None else design_weights(session, survey, data)
+    base = None
+    if design.applied:
+        # In population units (sum = the population), as analysis.weight wants base
+        # weights: a bounded calibration bounds g = w / d against them.
+        first = next(iter(targets.values()))
+        base = design.weights * (float(first.sum()) / float(design.weights.sum()))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = weight(respondents, targets, settings.method, collapse=collapse or None,
+            result = weight(respondents, targets, settings.method, weights=base, collapse=collapse or None,
                             drop_unmatched=True, bounds=bounds, trim=trim, on_nonconvergence="warn",
                             summary_by="district" if "district" in variables else None,
                             metadata={"dataset_id": dataset.id})
@@ -921,25 +1019,32 @@ def _crosstab_pairs(settings: ReportSettings, questions: list[AnalysedQuestion])
 # --------------------------------------------------------------------------- representativeness
 
 
-def _representativeness(session: Session, survey: Survey,
-                        labels: Mapping[str, Mapping[str, doc.Texts]]) -> doc.Representativeness:
-    """Response rates and the R-indicator, kept per process while the invitations stay the same."""
+def _representativeness(session: Session, survey: Survey, labels: Mapping[str, Mapping[str, doc.Texts]],
+                        design: Mapping[tuple[Any, Any, Any], float] | None = None) -> doc.Representativeness:
+    """Response rates and the R-indicator, kept per process while the invitations stay the same.
+
+    ``design`` maps the strata at invitation time to their design weights 1/π, when the
+    sample gave them different inclusion probabilities: the R-indicator is then computed
+    with them (the invited stand for the eligible panel members).
+    """
+    design = dict(design or {})
     counts = session.execute(
         select(func.count(Invitation.id), func.count(Invitation.completed_at), func.count(Invitation.revoked_at),
                func.max(Invitation.id), func.max(Invitation.completed_at))
         .where(Invitation.survey_id == survey.id)).one()
     key = (str(session.get_bind().url), survey.id, *(str(c) for c in counts), repr(sorted(
-        (k, sorted((c, tuple(sorted(t.items()))) for c, t in v.items())) for k, v in labels.items())))
+        (k, sorted((c, tuple(sorted(t.items()))) for c, t in v.items())) for k, v in labels.items())),
+        repr(sorted(design.items(), key=repr)))
     found = _REPRESENTATIVENESS.get(key)
     if found is None:
         with bulk_objects():
-            found = _compute_representativeness(session, survey, labels)
+            found = _compute_representativeness(session, survey, labels, design)
         _REPRESENTATIVENESS.put(key, found)
     return found
 
 
-def _compute_representativeness(session: Session, survey: Survey,
-                                labels: Mapping[str, Mapping[str, doc.Texts]]) -> doc.Representativeness:
+def _compute_representativeness(session: Session, survey: Survey, labels: Mapping[str, Mapping[str, doc.Texts]],
+                                design: Mapping[tuple[Any, Any, Any], float]) -> doc.Representativeness:
     # One row per (gender, age band, district, status) with its count, expanded to one row per
     # invitation below: the database counts 100,000s of invitations far faster than Python reads
     # them. Groups come in the order of their first invitation, so every category first appears
@@ -994,8 +1099,20 @@ def _compute_representativeness(session: Session, survey: Survey,
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                ri = r_indicator(frame.assign(responded=responded.astype(int)), "responded", variables=variables,
-                                 counts=eligible["count"].to_numpy())
+                if design:
+                    # Design weights by the stratum at invitation time; analysis.r_indicator takes
+                    # them one row per invitation (not with counts).
+                    d = np.array([design.get(_stratum_key(g, a, dc), np.nan) for g, a, dc in zip(
+                        eligible["gender"], eligible["age_group"], eligible["district"], strict=True)])
+                    if not np.isfinite(d).all():
+                        raise ValueError("en inbjudans grupp saknas i urvalsdesignen")
+                    rows = np.repeat(np.arange(len(eligible)), eligible["count"].to_numpy())
+                    ri = r_indicator(frame.iloc[rows].reset_index(drop=True).assign(
+                                         responded=responded[rows].astype(int)),
+                                     "responded", variables=variables, weights=d[rows])
+                else:
+                    ri = r_indicator(frame.assign(responded=responded.astype(int)), "responded",
+                                     variables=variables, counts=eligible["count"].to_numpy())
         except ValueError as error:
             reason = f"R-indikatorn kan inte beräknas: {error}"
         else:
@@ -1155,21 +1272,31 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     frame = cached_response_frame(session, survey, defn=defn)
     data = frame.data
     labels = domain_labels(session, data)
-    weighting = weight_responses(session, survey, settings, frame=frame)
-    unweighted_design = SurveyDesign(weights=np.ones(len(data))) if len(data) else None
+    base = design_weights(session, survey, data)
+    weighting = weight_responses(session, survey, settings, frame=frame, design=base)
+    # Without weighting to the population: equal weights, or the design weights 1/π when
+    # the sample gave the strata different inclusion probabilities (mean 1, so the
+    # weighted counts stay on the scale of the respondents).
+    unweighted_design = (SurveyDesign(weights=base.weights / base.weights.mean() if base.applied
+                                      else np.ones(len(data))) if len(data) else None)
     design = weighting.result.design if weighting.result is not None else unweighted_design
     by = [v for v in doc.BREAKDOWNS if len(data) and data[v].notna().any()]
     report_warnings: list[str] = list(weighting.warnings)
+    if base.note:
+        report_warnings.insert(0, base.note)
     if weighting.result is None and len(data):
-        report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} Alla resultat är därför oviktade, "
-                                  "alltså fördelningen bland de svarande och inte skattningar för befolkningen.")
+        report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} " + (
+            "Alla resultat är därför bara designviktade (1/sannolikheten att komma med i urvalet) och inte "
+            "viktade till befolkningen." if base.applied else
+            "Alla resultat är därför oviktade, alltså fördelningen bland de svarande och inte skattningar för "
+            "befolkningen."))
 
     estimable = frame.questions
     weighted_rows: dict[str, list[doc.ResultRow]] = {}
     unweighted_rows: dict[str, list[doc.ResultRow]] = {}
     if len(data) and estimable:
         coded = frame.coded
-        designs = {"unweighted": (unweighted_design, False)}
+        designs = {"unweighted": (unweighted_design, base.applied)}
         if weighting.result is not None:
             designs["weighted"] = (design, True)
         rows = _estimates(coded, designs, estimable, by, labels)
@@ -1209,7 +1336,7 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     document = doc.ReportDocument(
         schema_version=doc.SCHEMA_VERSION, survey=meta, generated_at=_iso(moment) or "",
         code_version=code_version(), fielding=_fielding(session, survey, len(data)),
-        representativeness=_representativeness(session, survey, labels),
+        representativeness=_representativeness(session, survey, labels, base.invitation),
         weighting=_weighting_summary(weighting, settings, data, labels), questions=tuple(questions),
         crosstabs=tuple(crosstabs), free_text=tuple(frame.free_text), methods=doc.Methods(),
         settings=settings.to_dict(), breakdowns=tuple(by) if by else doc.BREAKDOWNS,
