@@ -113,7 +113,7 @@ def test_email_change_to_a_taken_address_is_not_told_to_the_asker(app, clients, 
     answers = []
     for email in ("upptagen@example.se", "ledig@example.se"):
         response = resident.post("/panel/me/email", data={"email-email": email,
-                                                          "csrf_token": csrf_of(resident, "/panel/me/profile")})
+                                                          "email-csrf_token": csrf_of(resident, "/panel/me/profile")})
         answers.append((response.status_code, response.headers.get("Location")))
     assert answers[0] == answers[1] == (302, "/panel/me/profile")
 
