@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: d1dd639dd0c2
+Revision ID: e714ef976321
 Revises: 
-Create Date: 2026-11-23 05:26:54.465028
+Create Date: 2026-11-23 08:35:27.234946
 """
 from alembic import op
 import sqlalchemy as sa
 import panel.db
 
 
-revision = 'd1dd639dd0c2'
+revision = 'e714ef976321'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -380,6 +380,7 @@ def upgrade() -> None:
     sa.Column('reminder_after_days', sa.Integer(), nullable=False),
     sa.Column('max_reminders', sa.Integer(), nullable=False),
     sa.Column('excluded', sa.JSON(), nullable=False),
+    sa.Column('design', sa.JSON(), nullable=True),
     sa.Column('sent_at', panel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sent_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_at', panel.db.UTCDateTime(timezone=True), nullable=False),
