@@ -19,6 +19,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from panel.accounts.access import role_required
+from panel.charts import format_number
 from panel.db import utcnow
 from panel.extensions import db
 from panel.members.forms import GENDER_CHOICES
@@ -152,7 +153,7 @@ def send(survey_id: int):
                              status=409 if isinstance(error, services.AlreadySent) else 400)
     db.session.commit()
     flash(_("%(n)s inbjudningar är köade för utskick (%(s)s sekunder).", n=result.invited,
-            s=f"{time.monotonic() - started:.1f}"), "success")
+            s=format_number(time.monotonic() - started, 1)), "success")
     return redirect(url_for(".show", survey_id=survey.id))
 
 

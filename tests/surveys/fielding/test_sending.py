@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select, text
@@ -27,6 +28,8 @@ def test_invitations_arrive_over_smtp_with_a_personal_link_that_opens_the_survey
 
     response = post(analyst, f"{base(survey.id)}/send", token_from=f"{base(survey.id)}/preview")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"{base(survey.id)}/")
+    shown = analyst.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"3 inbjudningar är köade för utskick \(\d+,\d sekunder\)", shown)  # a Swedish decimal comma
     assert deliver(app).sent == 3
 
     messages = {str(m["To"]): m for m in smtp_server.messages}
