@@ -176,3 +176,19 @@ def init_app(app: Flask) -> None:
         # Only headers set by that many proxies are believed: the client address (login
         # throttling, audit log), the scheme (HSTS, secure cookies) and the host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
+def replace_csrf_error(form, message: str) -> bool:
+    """Turn a failed CSRF check into a form-level ``message``; True if there was one.
+
+    A resident whose form has expired (a session gone, a page left open too long) should
+    see what they typed again with a plain explanation and a fresh token, not a field
+    called "CSRF Token" in the error summary or a "reload the page" error that loses it all.
+    """
+    field = form._fields.get("csrf_token")
+    if field is None or not field.errors:
+        return False
+    field.errors = []
+    form.form_errors.append(str(message))
+    return True
+

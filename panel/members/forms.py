@@ -57,18 +57,6 @@ FORM_EXPIRED = _l("Formuläret hade gått ut och skickades inte. Det du skrev fi
                   "kontrollera och skicka igen.")
 
 
-def replace_csrf_error(form: FlaskForm) -> bool:
-    """Turn a failed CSRF check (an expired session, a form left open too long) into FORM_EXPIRED
-    above the form; True if there was one. The view shows the form again with what was typed,
-    and with a fresh token, rather than the generic "reload the page" error that loses it all."""
-    field = form._fields.get("csrf_token")
-    if field is None or not field.errors:
-        return False
-    field.errors = []
-    form.form_errors.append(str(FORM_EXPIRED))
-    return True
-
-
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 

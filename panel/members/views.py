@@ -19,11 +19,11 @@ from panel.extensions import csrf, db
 from panel.i18n import prefer_member_language
 from panel.members import login, services, throttle, tokens
 from panel.members import terms as panel_terms
-from panel.members.forms import (ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm, ProfileForm,
-                                 RequestLinkForm, replace_csrf_error)
+from panel.members.forms import (FORM_EXPIRED, ButtonForm, EmailChangeForm, JoinForm, LeaveForm, PauseForm,
+                                 ProfileForm, RequestLinkForm)
 from panel.models import Member
 from panel.models.member import MemberStatus, RequestKind, TokenPurpose
-from panel.web import render_error
+from panel.web import render_error, replace_csrf_error
 
 bp = Blueprint("members", __name__)
 
@@ -159,7 +159,7 @@ def join():
         else:
             db.session.commit()
             return redirect(url_for(".join_sent"))
-    replace_csrf_error(form)
+    replace_csrf_error(form, FORM_EXPIRED)
     return render_template("members/join.html", form=form), _status(form)
 
 
@@ -313,7 +313,7 @@ def profile(member: Member):
             _speak_to(member)  # a new language is the language from now on
             flash(_("Dina uppgifter är sparade."), "success")
             return redirect(url_for(".profile"))
-    replace_csrf_error(form)
+    replace_csrf_error(form, FORM_EXPIRED)
     return _profile_page(member, form=form)
 
 
@@ -332,7 +332,7 @@ def change_email(member: Member):
             flash(_("Vi har skickat en länk till den nya adressen. Adressen ändras när du klickar på länken."),
                   "success")
             return redirect(url_for(".profile"))
-    replace_csrf_error(form)
+    replace_csrf_error(form, FORM_EXPIRED)
     return _profile_page(member, email_form=form)
 
 

@@ -16,13 +16,13 @@ from panel.mail.outbox import absolute_url
 from panel.members import services as members
 from panel.members import terms, throttle
 from panel.members import views as member_views
-from panel.members.forms import GENDER_CHOICES, JoinForm, replace_csrf_error
+from panel.members.forms import FORM_EXPIRED, GENDER_CHOICES, JoinForm
 from panel.models import RecruitmentInvite, RecruitmentWave
 from panel.models.member import RequestKind
 from panel.models.recruitment import WaveStatus
 from panel.recruitment import letters, services
 from panel.recruitment.forms import ButtonForm, CodeForm, WaveForm
-from panel.web import render_error
+from panel.web import render_error, replace_csrf_error
 
 bp = Blueprint("recruitment", __name__, cli_group="recruitment")
 STAFF = "/staff/recruitment"
@@ -163,7 +163,7 @@ def join_details():
             db.session.commit()
             browser.pop(INVITE_KEY, None)
             return redirect(url_for("members.join_sent"))
-    replace_csrf_error(form)
+    replace_csrf_error(form, FORM_EXPIRED)
     return render_template("recruitment/join_details.html", form=form), 400 if form.errors else 200
 
 

@@ -25,17 +25,3 @@ class StartForm(FlaskForm):
     """The landing page's button: starts (or resumes) answering in the chosen language."""
 
     language = HiddenField()
-
-
-def replace_csrf_error(form: FlaskForm, message: str) -> bool:
-    """Turn a failed CSRF check into a form-level ``message``; True if there was one.
-
-    A resident whose page has expired should see their answers again with a plain
-    explanation, not a field called "CSRF Token" in the error summary.
-    """
-    field = form._fields.get("csrf_token")
-    if field is None or not field.errors:
-        return False
-    field.errors = []
-    form.form_errors.append(str(message))
-    return True

@@ -29,10 +29,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from panel.db import utcnow
 from panel.sessions import renew_if_older
 from panel.extensions import csrf, db
-from panel.web import render_error
+from panel.web import render_error, replace_csrf_error
 from surveys.answering import services
-from surveys.answering.forms import (BACK_NOT_SAVED, EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm,
-                                     replace_csrf_error)
+from surveys.answering.forms import BACK_NOT_SAVED, EXPIRED_FORM, NOT_SAVED, START_EXPIRED, StartForm
 from surveys.answering.pages import render_page
 from surveys.definition import Page, SurveyDefinition, text_in
 from surveys.fielding.models import Invitation
