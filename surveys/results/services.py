@@ -635,10 +635,10 @@ def design_weights(session: Session, survey: Survey, data: pd.DataFrame) -> Desi
               "de oviktade siffrorna och viktningen behandlar alla svarande som om de hade samma sannolikhet "
               "att komma med.", "design.not_linked", params | {"count": moved}), invitation=weight_of)
     weights = np.fromiter((weight_of[_stratum_key(*stratum)] for stratum in strata), dtype=float, count=len(strata))
-    return DesignWeights(weights, doc.Note(unequal + " Varje svarande har därför fått designvikten 1/sannolikheten "
-                                                     "att komma med (efter gruppen vid inbjudan), och den är "
-                                                     "utgångsvikt i viktningen. Siffrorna i kolumnen ”Oviktat” är "
-                                                     "designviktade, inte fördelningen bland de svarande.",
+    return DesignWeights(weights, doc.Note(unequal + " Varje svarande har därför designvikten 1/sannolikheten att "
+                                                     "komma med (efter gruppen vid inbjudan), och viktningen till "
+                                                     "befolkningen utgår från den. Kolumnen ”Oviktat” är "
+                                                     "fördelningen bland de svarande.",
                                                      "design.applied", params), weight_of)
 
 
@@ -1274,11 +1274,9 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     labels = domain_labels(session, data)
     base = design_weights(session, survey, data)
     weighting = weight_responses(session, survey, settings, frame=frame, design=base)
-    # Without weighting to the population: equal weights, or the design weights 1/π when
-    # the sample gave the strata different inclusion probabilities (mean 1, so the
-    # weighted counts stay on the scale of the respondents).
-    unweighted_design = (SurveyDesign(weights=base.weights / base.weights.mean() if base.applied
-                                      else np.ones(len(data))) if len(data) else None)
+    # "Unweighted" is the distribution among the respondents, whatever the sample's design:
+    # design weights 1/π are where the weighting to the population starts (weight_responses).
+    unweighted_design = SurveyDesign(weights=np.ones(len(data))) if len(data) else None
     design = weighting.result.design if weighting.result is not None else unweighted_design
     by = [v for v in doc.BREAKDOWNS if len(data) and data[v].notna().any()]
     report_warnings: list[str] = list(weighting.warnings)
@@ -1286,17 +1284,17 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
         report_warnings.insert(0, base.note)
     if weighting.result is None and len(data):
         report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} " + (
-            "Alla resultat är därför bara designviktade (1/sannolikheten att komma med i urvalet) och inte "
-            "viktade till befolkningen." if base.applied else
             "Alla resultat är därför oviktade, alltså fördelningen bland de svarande och inte skattningar för "
-            "befolkningen."))
+            "befolkningen." + (" Urvalet gav dessutom grupperna olika sannolikhet att komma med (lika fördelning "
+                              "per grupp), så små grupper väger för tungt i de oviktade siffrorna."
+                              if base.applied else "")))
 
     estimable = frame.questions
     weighted_rows: dict[str, list[doc.ResultRow]] = {}
     unweighted_rows: dict[str, list[doc.ResultRow]] = {}
     if len(data) and estimable:
         coded = frame.coded
-        designs = {"unweighted": (unweighted_design, base.applied)}
+        designs = {"unweighted": (unweighted_design, False)}
         if weighting.result is not None:
             designs["weighted"] = (design, True)
         rows = _estimates(coded, designs, estimable, by, labels)
