@@ -44,13 +44,14 @@ from panel.members.services import contactable
 from panel.models import Member, OutboxMessage, StaffUser
 from panel.models.outbox import OutboxStatus
 from surveys.answering.models import Completion, SurveyResponse
+from surveys.answering.services import Phase, phase
 from surveys.definition import OTHER_SUFFIX, TEXT_TYPES, SurveyDefinition, parse_definition, text_in
 from surveys.fielding import bulk
 from surveys.fielding.links import UnsubscribeLinks
 from surveys.fielding.models import Invitation
 from surveys.fielding.services import local_today
 from surveys.markdown import render_markdown
-from surveys.models import Survey, SurveyStatus
+from surveys.models import Survey
 from surveys.publication.models import (
     FeedbackDelivery,
     FeedbackKind,
@@ -250,7 +251,7 @@ def publish(session: Session, survey: Survey, *, by: StaffUser | None, expected_
     if expected_version != current:
         raise PublicationError(_l("Rapporten är redan publicerad som version %(n)s. Ladda om sidan om du vill "
                                   "publicera en ny version.", n=current - 1))
-    if survey.status != SurveyStatus.CLOSED:
+    if phase(survey, now) != Phase.CLOSED:  # closed, or past its closing time (the minute job may lag)
         raise SurveyNotClosedError(_l(
             "Enkäten är inte stängd, så de inbjudna kan fortfarande svara och resultatet är inte slutligt. "
             "Stäng enkäten under Utskick (”Stäng enkäten nu”) eller vänta tills den stänger, och publicera sedan."))

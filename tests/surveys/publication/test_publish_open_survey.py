@@ -61,3 +61,13 @@ def test_once_closed_the_same_survey_is_published(app, session, analyst, client)
     response = client.post(path + "/publish", data={"csrf_token": csrf_token(client, path), "version": "1"})
     assert response.status_code == 302
     assert session.scalar(select(func.count()).select_from(PublishedReport)) == 1
+
+
+def test_a_survey_past_its_closing_time_is_published_before_the_minute_job_marks_it_closed(app, session):
+    fielded = _open_survey(session)  # still "open": the job that sets "closed" has not run yet
+    fielded.survey.closes_at = utcnow() - timedelta(seconds=5)
+    session.commit()
+    with app.app_context():
+        services.publish(session, session.merge(fielded.survey), by=None, expected_version=1)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(PublishedReport)) == 1
