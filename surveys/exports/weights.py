@@ -105,4 +105,4 @@ def _decimal(value: float | None) -> str:
     """A trimming bound as the analyst gave it, in the locale ("0,3" in Swedish); "–" when none."""
     if value is None:
         return "–"
-    return format_number(value, 2).rstrip("0").rstrip(",.") if value != int(value) else format_number(value, 0)
+    return format_number(value, 6).rstrip("0").rstrip(",.") if value != int(value) else format_number(value, 0)

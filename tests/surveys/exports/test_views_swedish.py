@@ -105,3 +105,11 @@ def test_codebook_page_is_swedish(analyst, session):
     about = page[page.index("Om filen"):page.index("<h2>Variabler</h2>")]
     _swedish(about)
     assert "svarande har kön" in about and "Utan koder:" in about
+
+
+def test_trimming_bounds_are_written_as_the_analyst_gave_them(app):
+    from flask_babel import force_locale
+
+    from surveys.exports.weights import _decimal
+    with app.test_request_context(), force_locale("sv"):
+        assert [_decimal(v) for v in (0.125, 0.0005, 0.3, 3.0, None)] == ["0,125", "0,0005", "0,3", "3", "–"]
