@@ -11,7 +11,7 @@ from surveys.fielding import services
 from surveys.fielding.models import SurveyFielding
 from surveys.fielding.sampling import inclusion_probabilities
 from surveys.models import Survey
-from surveys.results.services import ReportSettings, build_report
+from surveys.results.services import ReportSettings, build_report, design_weights, response_frame
 from tests.surveys.fielding.support import base, configure, deliver, make_panel, make_survey, post, survey_link
 from tests.surveys.fielding.test_end_to_end import SHORT, answer
 
@@ -66,9 +66,14 @@ def test_an_equal_allocation_sample_is_reported_with_design_weights(app, analyst
         answer(app, survey_link(message), [{"farg": "rod" if gender[address] == "kvinna" else "bla"}, {}])
 
     session.expire_all()
-    document = build_report(session, session.get(Survey, survey.id), settings=ReportSettings(enabled=False))
+    survey = session.get(Survey, survey.id)
+    frame = response_frame(session, survey).data
+    d = dict(zip(frame["gender"], design_weights(session, survey, frame).weights))
+    assert d == {"kvinna": 4.0, "man": 1.0}  # 1/π: women 2 of 8, men 2 of 2; the weighting starts here
+    document = build_report(session, survey, settings=ReportSettings(enabled=False))
     shares = {r.category: r.estimate for r in document.question("farg").rows(weighted=False)}
-    assert shares["rod"] == 0.8  # 2·4 / (2·4 + 2·1), not 2 / 4
+    assert shares["rod"] == 0.5  # "unweighted" stays the respondents: 2 of 4
     assert any("designvikt" in w for w in document.warnings)
     html = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
-    assert "Röd: 80,0\xa0%" in html and "fått designvikten 1/sannolikheten att komma med" in html
+    assert "Röd: 50,0\xa0%" in html and "designvikten 1/sannolikheten att komma med" in html
+    assert "små grupper väger för tungt i de oviktade siffrorna" in html
