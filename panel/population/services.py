@@ -466,7 +466,7 @@ def _gender_problems(table: PopulationTable) -> list[FitProblem]:
     if not missing:
         return []
     names = {"kvinna": _("kvinnor"), "man": _("män")}
-    shown = f" {_('och')} ".join(names[gender] for gender in missing)
+    shown = (" " + _("och") + " ").join(names[gender] for gender in missing)  # (not in an f-string: extracted)
     return [FitProblem(
         "one_gender", True, _("filen saknar %(missing)s", missing=shown),
         _("Filen har inga %(missing)s. Panelens %(missing)s skulle jämföras med en befolkning på 0 och få "
