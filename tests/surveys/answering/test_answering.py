@@ -97,13 +97,19 @@ def test_the_resident_can_choose_another_language_of_the_survey(client, session)
     assert '<html lang="sv" dir="ltr">' in unknown  # a language the survey lacks: its invitation's
 
 
-def test_going_back_keeps_the_page_and_changing_an_answer_drops_what_it_hid(client, session):
+def at_the_last_page(client, session) -> str:
+    """A resident who has answered the first two pages of the example survey; the first page's address."""
     survey = make_survey(session)
     _invitation, token = invite(session, survey)
     session.commit()
     first = start(client, token)
     submit(client, first, VARDAG)
     submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    return first
+
+
+def test_going_back_keeps_the_page_and_changing_an_answer_drops_what_it_hid(client, session):
+    first = at_the_last_page(client, session)
     back = submit(client, "/s/answer/prioriteringar", {"prioriteringar": ["skola"]}, nav="back")
     assert back.headers["Location"] == "/s/answer/biblioteken"
     assert is_checked(client.get("/s/answer/biblioteken").get_data(as_text=True), "bibliotek_nojdhet-oppettider", "5")
@@ -120,12 +126,7 @@ def test_going_back_keeps_the_page_and_changing_an_answer_drops_what_it_hid(clie
 
 
 def test_going_back_keeps_what_was_answered_on_a_page_with_questions_left(client, session):
-    survey = make_survey(session)
-    _invitation, token = invite(session, survey)
-    session.commit()
-    first = start(client, token)
-    submit(client, first, VARDAG)
-    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    at_the_last_page(client, session)
     # The required "prioriteringar" is not answered yet; the rest is kept all the same.
     back = submit(client, "/s/answer/prioriteringar", {"rekommendera": "8", "synpunkter": "Mer cykelbanor!"},
                   nav="back")
@@ -144,12 +145,7 @@ def test_going_back_keeps_what_was_answered_on_a_page_with_questions_left(client
 
 
 def test_going_back_from_a_page_with_a_wrong_answer_shows_it_instead_of_dropping_it(client, session):
-    survey = make_survey(session)
-    _invitation, token = invite(session, survey)
-    session.commit()
-    first = start(client, token)
-    submit(client, first, VARDAG)
-    submit(client, "/s/answer/biblioteken", BIBLIOTEKEN)
+    at_the_last_page(client, session)
     too_long = "Å" * 2500  # over the question's 2,000 characters
     back = submit(client, "/s/answer/prioriteringar", {"prioriteringar": ["skola"], "synpunkter": too_long},
                   nav="back")
