@@ -43,7 +43,7 @@ from analysis.representativeness import (
     _weights_array,
 )
 
-__all__ = ["RIndicator", "r_indicator"]
+__all__ = ["RIndicator", "RIndicatorNote", "RIndicatorWarning", "r_indicator"]
 
 SeMethod = Literal["linearization", "bootstrap"]
 
@@ -51,8 +51,61 @@ SeMethod = Literal["linearization", "bootstrap"]
 #: stratified simple random sample, one stratum per weight value (as RISQ does).
 _MAX_WEIGHT_STRATA = 20
 
+#: Iterations the propensity model's fit may take.
+_MAX_ITERATIONS = 100
+
 #: S(ρ̂) below this counts as zero (propensities equal up to the model's convergence).
 _EQUAL_PROPENSITIES = 1e-7
+
+
+class RIndicatorNote(str):
+    """A note of :func:`r_indicator`: its English text (it is a ``str``) with what it is
+    about as data, for callers that say it in their readers' words.
+
+    ``code`` and ``params``:
+
+    * ``"no_respondents"`` / ``"only_respondents"``: categories of a variable where nobody /
+      everybody responded, so their fitted propensity is 0 / 1 and the standard error is
+      unreliable (``variable``, ``categories``: every such category, as strings);
+    * ``"dependent_dummies"``: the model's dummies are linearly dependent (no params);
+    * ``"equal_propensities"``: S(ρ̂) = 0, so the linearized standard error is undefined
+      (no params);
+    * ``"not_converged"``: the propensity model did not converge (``iterations``);
+    * ``"bootstrap_not_converged"``: some bootstrap refits did not converge (``count``,
+      ``replicates``, ``iterations``).
+    """
+
+    code: str
+    params: dict[str, object]
+
+    def __new__(cls, text: str, code: str, **params: object) -> RIndicatorNote:
+        note = super().__new__(cls, text)
+        note.code = code
+        note.params = params
+        return note
+
+    def __reduce__(self) -> tuple[object, ...]:  # copies and pickles keep code and params
+        return (_note, (str(self), self.code, self.params))
+
+    def __repr__(self) -> str:
+        return f"RIndicatorNote({str(self)!r}, code={self.code!r}, params={self.params!r})"
+
+
+def _note(text: str, code: str, params: dict[str, object]) -> RIndicatorNote:
+    return RIndicatorNote(text, code, **params)
+
+
+class RIndicatorWarning(UserWarning):
+    """The warning :func:`r_indicator` raises for each of its notes; ``note`` is the
+    :class:`RIndicatorNote` (``str(warning)`` is its English text)."""
+
+    def __init__(self, note: RIndicatorNote) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+def _warn(note: RIndicatorNote, stacklevel: int) -> None:
+    warnings.warn(RIndicatorWarning(note), stacklevel=stacklevel + 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +137,9 @@ class RIndicator:
             ``responded``, ``response_rate`` (design-weighted), ``mean_propensity``,
             ``unconditional`` P_u,k (signed: negative = under-represented among
             respondents) and ``conditional`` P_c,k (non-negative).
-        notes: warnings raised while computing (separation, rank, S = 0).
+        notes: warnings raised while computing (separation, rank, S = 0,
+            convergence), as :class:`RIndicatorNote` (English text, ``code`` and
+            ``params``); each is also raised as a :class:`RIndicatorWarning`.
     """
 
     r: float
@@ -111,7 +166,7 @@ class RIndicator:
     coefficients: pd.Series = field(repr=False)
     partial_variables: pd.DataFrame = field(repr=False)
     partial_categories: pd.DataFrame = field(repr=False)
-    notes: tuple[str, ...] = ()
+    notes: tuple[RIndicatorNote, ...] = ()
 
 
 def r_indicator(
@@ -266,17 +321,23 @@ def r_indicator(
             "so there is no response pattern to measure"
         )
 
-    notes: list[str] = []
+    notes: list[RIndicatorNote] = []
     X, columns, codes, categories = _design_matrix(invited, variables)
     notes.extend(_separation_notes(y, codes, categories, variables, d if persons is not None else None))
     if np.linalg.matrix_rank(_distinct_rows(X)[0]) < X.shape[1]:  # the distinct rows span the same space
-        notes.append(
+        notes.append(RIndicatorNote(
             "the model's dummies are linearly dependent (a category is determined by others); "
-            "propensities are still unique, the covariance of β uses a pseudo-inverse"
-        )
-    params, rho = _fit(y, X, d)
+            "propensities are still unique, the covariance of β uses a pseudo-inverse",
+            "dependent_dummies",
+        ))
+    params, rho, converged = _fit(y, X, d)
+    if not converged:
+        notes.append(RIndicatorNote(
+            f"the propensity model did not converge in {_MAX_ITERATIONS} iterations",
+            "not_converged", iterations=_MAX_ITERATIONS,
+        ))
     for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=2)
+        _warn(note, stacklevel=2)
 
     pieces = _indicator_pieces(rho, X, d) if persons is None else _pieces(rho, X, d, design_weights=False)
     S2 = pieces["S2"]
@@ -300,17 +361,26 @@ def r_indicator(
             cv_se = float(np.sqrt(pieces["cv_var"]))
         else:
             se = cv_se = float("nan")
-            note = (
+            note = RIndicatorNote(
                 "all propensities are equal (S = 0 up to rounding): the linearized standard "
-                "error is undefined; use se_method='bootstrap'"
+                "error is undefined; use se_method='bootstrap'",
+                "equal_propensities",
             )
-            warnings.warn(note, UserWarning, stacklevel=2)
+            _warn(note, stacklevel=2)
             notes.append(note)
     else:
         if n_bootstrap < 2:
             raise ValueError("n_bootstrap must be at least 2")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        r_star, cv_star = _parametric_bootstrap(rho, X, d, params, n_bootstrap, rng)
+        r_star, cv_star, failed = _parametric_bootstrap(rho, X, d, params, n_bootstrap, rng)
+        if failed:
+            note = RIndicatorNote(
+                f"{failed} of {n_bootstrap} bootstrap refits of the propensity model did not converge "
+                f"in {_MAX_ITERATIONS} iterations",
+                "bootstrap_not_converged", count=failed, replicates=n_bootstrap, iterations=_MAX_ITERATIONS,
+            )
+            _warn(note, stacklevel=2)
+            notes.append(note)
         design_r = components["design"] / S2 if S > _EQUAL_PROPENSITIES else 0.0
         se = float(np.sqrt(np.var(r_star, ddof=1) + design_r))
         cv_se = float(np.sqrt(np.var(cv_star, ddof=1) + pieces["cv_var_design"]))
@@ -433,7 +503,7 @@ def _design_matrix(
 def _separation_notes(
     y: np.ndarray, codes: list[np.ndarray], categories: list[list[str]], variables: Sequence[str],
     persons: np.ndarray | None = None,
-) -> list[str]:
+) -> list[RIndicatorNote]:
     notes = []
     for variable, code, order in zip(variables, codes, categories, strict=True):
         invited = np.bincount(code, weights=persons, minlength=len(order))
@@ -442,17 +512,18 @@ def _separation_notes(
         every = [order[k] for k in range(len(order)) if answered[k] == invited[k]]
         for kind, cats in (("no respondents", none), ("only respondents", every)):
             if cats:
-                notes.append(
+                notes.append(RIndicatorNote(
                     f"{variable} {', '.join(map(repr, cats[:5]))} ha{'s' if len(cats) == 1 else 've'} "
                     f"{kind}: the fitted propensity there is {0 if kind.startswith('no') else 1} "
-                    "and the standard error is unreliable; merge small categories"
-                )
+                    "and the standard error is unreliable; merge small categories",
+                    kind.replace(" ", "_"), variable=str(variable), categories=tuple(cats),
+                ))
     return notes
 
 
 def _fit(
     y: np.ndarray, X: np.ndarray, d: np.ndarray, start: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
     # imported here: statsmodels takes a second to import, and ``import analysis`` should not
     from statsmodels.genmod.families import Binomial
     from statsmodels.genmod.generalized_linear_model import GLM
@@ -468,11 +539,9 @@ def _fit(
     model = GLM(share, cells, family=Binomial(), freq_weights=trials)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is reported by _separation_notes
-        result = model.fit(start_params=start, maxiter=100)
-    if not result.converged:
-        warnings.warn("the propensity model did not converge in 100 iterations", UserWarning, stacklevel=3)
+        result = model.fit(start_params=start, maxiter=_MAX_ITERATIONS)
     params = np.asarray(result.params, dtype=float)
-    return params, np.asarray(result.fittedvalues, dtype=float)[inverse]
+    return params, np.asarray(result.fittedvalues, dtype=float)[inverse], bool(result.converged)
 
 
 def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -571,9 +640,11 @@ def _parametric_bootstrap(
     params: np.ndarray,
     n_bootstrap: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """R* and CV* from responses redrawn as Bernoulli(ρ̂_i) and a refitted model."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """R* and CV* from responses redrawn as Bernoulli(ρ̂_i) and a refitted model, and how
+    many refits did not converge."""
     N = float(d.sum())
+    failed = 0
     r_star = np.empty(n_bootstrap)
     cv_star = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
@@ -581,12 +652,13 @@ def _parametric_bootstrap(
         if y_star.min() == y_star.max():
             rho_star = np.full(rho.size, y_star[0])
         else:
-            _, rho_star = _fit(y_star, X, d, start=params)
+            _, rho_star, converged = _fit(y_star, X, d, start=params)
+            failed += not converged
         mean_star = float(d @ rho_star / N)
         S_star = float(np.sqrt(d @ (rho_star - mean_star) ** 2 / (N - 1)))
         r_star[b] = 1.0 - 2.0 * S_star
         cv_star[b] = S_star / mean_star if mean_star > 0 else np.nan
-    return r_star, cv_star[np.isfinite(cv_star)]
+    return r_star, cv_star[np.isfinite(cv_star)], failed
 
 
 def _partial_indicators(

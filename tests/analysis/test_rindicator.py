@@ -327,3 +327,32 @@ def test_bad_input_says_what_to_fix(change, kwargs: dict, message: str) -> None:
     invited = change(pd.DataFrame(REFERENCE["invited"]))
     with pytest.raises(ValueError, match=message):
         r_indicator(invited, **kwargs)
+
+
+def test_notes_carry_a_code_and_their_data_beside_the_english_text() -> None:
+    import copy
+    import pickle
+
+    from analysis.rindicator import RIndicatorNote, RIndicatorWarning
+
+    invited = pd.DataFrame(REFERENCE["invited"])
+    invited.loc[invited["district"] == "0103", "responded"] = 0
+    with pytest.warns(RIndicatorWarning) as caught:
+        result = r_indicator(invited)
+    (note,) = [n for n in result.notes if n.code == "no_respondents"]
+    assert isinstance(note, RIndicatorNote)
+    assert note.params == {"variable": "district", "categories": ("0103",)}
+    assert str(note).startswith("district '0103' has no respondents: the fitted propensity there is 0")
+    assert [w.message.note for w in caught if isinstance(w.message, RIndicatorWarning)] == list(result.notes)
+    for copied in (copy.deepcopy(note), pickle.loads(pickle.dumps(note))):
+        assert (str(copied), copied.code, copied.params) == (str(note), note.code, note.params)
+
+
+def test_dependent_dummies_and_equal_propensities_have_their_codes() -> None:
+    invited = _saturated().assign(sex=lambda f: f["gender"].map({"kvinna": "f", "man": "m"}))
+    with pytest.warns(UserWarning, match="linearly dependent"):
+        result = r_indicator(invited, variables=["gender", "sex"])
+    assert [n.code for n in result.notes] == ["dependent_dummies"]
+    with pytest.warns(UserWarning, match="S = 0"):
+        equal = r_indicator(_balanced([2] * 12, 1, 2))
+    assert [(n.code, n.params) for n in equal.notes] == [("equal_propensities", {})]
