@@ -13,7 +13,7 @@ sentence (never the English text); the English text goes to the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -106,6 +106,64 @@ def r_indicator_problem(error: Exception) -> str:
     _log(error)
     return _("R-indikatorn kunde inte räknas fram: grupperna i rekryteringarna är för få eller för små för "
              "modellen. Den går att räkna när fler har bjudits in.")
+
+
+def _quoted_categories(variable: str, categories: Iterable[object],
+                       category_label: Callable[[str, str], str] | None, limit: int = 5) -> str:
+    values = [str(c) for c in categories]
+    shown = [f"”{category_label(variable, v) if category_label else v}”" for v in values[:limit]]
+    return ", ".join(shown) + (" …" if len(values) > limit else "")
+
+
+def r_indicator_note(code: str, params: Mapping[str, object], *, joined: bool = False,
+                     name_of: Callable[[str], str] = variable_name,
+                     category_label: Callable[[str, str], str] | None = None) -> str:
+    """A note of :func:`analysis.rindicator.r_indicator` (its ``code`` and ``params``, see
+    :class:`analysis.rindicator.RIndicatorNote`) in the page's language, with variables and
+    categories as the page names them (``name_of``, ``category_label``). ``joined``: the
+    response modelled is joining the panel after a recruitment letter, not answering a survey.
+    ``"technical"`` (``message``) is a warning of the libraries the computation uses, shown
+    with a lead-in; an unknown code is shown the same way with ``params["message"]``."""
+    variable = str(params.get("variable") or "")
+    if code in ("no_respondents", "only_respondents"):
+        values = {"variable": name_of(variable),
+                  "categories": _quoted_categories(variable, params.get("categories") or (), category_label)}
+        if code == "no_respondents":
+            text = (_("Ingen av de inbjudna med %(variable)s %(categories)s gick med.", **values) if joined else
+                    _("Ingen av de inbjudna med %(variable)s %(categories)s svarade.", **values))
+            return text + " " + _("Modellens sannolikhet där är 0, så medelfelet är osäkert; slå gärna ihop små "
+                                  "grupper.")
+        text = (_("Alla inbjudna med %(variable)s %(categories)s gick med.", **values) if joined else
+                _("Alla inbjudna med %(variable)s %(categories)s svarade.", **values))
+        return text + " " + _("Modellens sannolikhet där är 1, så medelfelet är osäkert; slå gärna ihop små grupper.")
+    if code == "dependent_dummies":
+        return _("Modellens grupper beror av varandra (en grupp bestäms av de andra). Sannolikheterna är ändå "
+                 "entydiga; osäkerheten räknas med en pseudoinvers.")
+    if code == "equal_propensities":
+        return _("Alla grupper har samma skattade sannolikhet, så R-indikatorns medelfel kan inte räknas med "
+                 "linjärisering (det kräver bootstrap).")
+    if code == "not_converged":
+        return _("Modellen för sannolikheterna blev inte klar på %(n)s varv, så R-indikatorn är osäker.",
+                 n=params.get("iterations", ""))
+    if code == "bootstrap_not_converged":
+        return _("%(count)s av %(replicates)s omräkningar (bootstrap) av modellen blev inte klara på %(n)s varv.",
+                 count=params.get("count", ""), replicates=params.get("replicates", ""),
+                 n=params.get("iterations", ""))
+    return _("Teknisk varning från beräkningen: %(message)s", message=params.get("message", ""))
+
+
+def r_indicator_notes(notes: Iterable[object], caught: Iterable[object] = (), **kwargs: object) -> list[str]:
+    """The notes of an R-indicator and the warnings ``caught`` while computing it
+    (``warnings.catch_warnings(record=True)``), each once, in the page's language
+    (keywords as :func:`r_indicator_note`)."""
+    found: dict[tuple[str, str], Mapping[str, object]] = {}
+    for note in (*notes, *(getattr(w, "message", w) for w in caught)):
+        note = getattr(note, "note", note)  # an RIndicatorWarning holds its note
+        code = getattr(note, "code", "") or "technical"
+        params = dict(getattr(note, "params", None) or {}) if code != "technical" else {}
+        found.setdefault((code, str(note)), {"message": str(note), **params})
+    return list(dict.fromkeys(r_indicator_note(code, params, **kwargs)  # type: ignore[arg-type]
+                              for (code, _text), params in found.items()))
 
 
 def plan_problem(error: ValueError, labels: Mapping[str, str]) -> str:

@@ -40,6 +40,7 @@ from analysis.weighting import weight
 from panel.db import Base
 from panel.health import messages
 from panel.models import District, Member, PanelExit, PopulationDataset, RecruitmentWave
+from panel.members.forms import GENDER_CHOICES
 from panel.models.member import MemberSource, MemberStatus
 from panel.population.services import load_population, population_in_use
 from panel.recruitment.services import Tally, strata
@@ -130,6 +131,7 @@ class JoinRates:
     r_indicator: float | None
     r_indicator_ci: tuple[float | None, float | None]
     r_indicator_problem: str | None
+    r_indicator_notes: tuple[str, ...] = ()  # the computation's warnings, in the page's language
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ def _rate(key: str, tally: Tally) -> RateRow:
     return RateRow(key, tally.invited, tally.joined, tally.rate)
 
 
-def _join_rates(session: Session) -> JoinRates:
+def _join_rates(session: Session, district_names: dict[str, str] | None = None) -> JoinRates:
     from panel.recruitment.services import wave_totals
 
     rows = strata(session)
@@ -322,7 +324,7 @@ def _join_rates(session: Session) -> JoinRates:
         "district": lambda k: k,
     }
     by = {name: [_rate(k, margins[name][k]) for k in sorted(margins[name], key=order[name])] for name in margins}
-    r_value, ci, problem = None, (None, None), None
+    r_value, ci, problem, notes = None, (None, None), None, ()
     if total.invited == 0:
         problem = _("Ingen rekrytering med brev har gjorts ännu.")
     elif total.joined == 0 or total.joined == total.invited:
@@ -338,11 +340,16 @@ def _join_rates(session: Session) -> JoinRates:
             problem = _("Alla inbjudna tillhör samma grupp, så det finns inget att jämföra.")
         else:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     indicator = r_indicator(frame, "joined", variables=variables)
                 r_value = finite(indicator.r)
                 ci = (finite(indicator.ci_low), finite(indicator.ci_high))
+                labels = {**{str(c.value): str(c.label) for c in GENDER_CHOICES}, **(district_names or {})}
+                notes = tuple(messages.r_indicator_notes(
+                    indicator.notes, caught, joined=True,
+                    category_label=lambda variable, value: labels.get(value, value) if variable != "age_group"
+                    else value))
             except (ValueError, np.linalg.LinAlgError) as error:
                 problem = messages.r_indicator_problem(error)
     return JoinRates(
@@ -350,7 +357,7 @@ def _join_rates(session: Session) -> JoinRates:
         by_wave=[_rate(wave.name, tally) for wave, tally in wave_totals(session)],
         by_gender=by["gender"], by_age_group=by["age_group"], by_district=by["district"],
         by_stratum=[(r.gender, r.age_band, r.district_code, _rate("", r.tally)) for r in rows],
-        r_indicator=r_value, r_indicator_ci=ci, r_indicator_problem=problem,
+        r_indicator=r_value, r_indicator_ci=ci, r_indicator_problem=problem, r_indicator_notes=notes,
     )
 
 
@@ -450,7 +457,7 @@ def panel_health(session: Session, *, now: datetime) -> PanelHealth:
         dataset=dataset, today=today, n_active=n_active, variables=variables,
         missing_variables=tuple(v for v in VARIABLES if v not in variables) if dataset is not None else (),
         comparisons=comparisons, weighting=weighting, weighting_problem=weighting_problem,
-        sources=_sources(session), join_rates=_join_rates(session), attrition=_attrition(session, now),
+        sources=_sources(session), join_rates=_join_rates(session, district_names), attrition=_attrition(session, now),
         contacts=_contacts(session, now, n_active), district_names=district_names, notes=notes,
     )
 

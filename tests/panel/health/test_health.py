@@ -336,3 +336,22 @@ def test_figures_whose_districts_match_no_member_are_explained_not_a_500(client,
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Befolkningssiffror saknas för område" in page
     assert "respondents" not in page
+
+
+def test_r_indicator_notes_are_shown_in_swedish_with_the_pages_names(client, session):
+    districts = seed(session)
+    make_wave(session, "Våren", districts, [("N", "kvinna", 30, 40, 10), ("N", "man", 20, 50, 4),
+                                            ("S", "kvinna", 70, 30, 0), ("S", "man", 20, 60, 0)])
+    save_figures(session)
+    log_in(client, make_staff(session, "analyst"))
+    session.commit()
+    page = client.get("/staff/health/").get_data(as_text=True)
+    notes = re.search(r"Anmärkningar om beräkningen av R-indikatorn</summary>\s*<ul>(.*?)</ul>", page, re.S)
+    assert notes, "the R-indicator's notes are not on the page"
+    items = [re.sub(r"\s+", " ", item) for item in re.findall(r"<li>(.*?)</li>", notes.group(1), re.S)]
+    assert "Ingen av de inbjudna med område ”Söder” gick med. Modellens sannolikhet där är 0, så medelfelet är " \
+           "osäkert; slå gärna ihop små grupper." in items
+    assert any(item.startswith("Ingen av de inbjudna med åldersgrupp ”65-74” gick med.") for item in items)
+    assert any(item.startswith("Modellens grupper beror av varandra") for item in items)  # 4 strata, 5 parameters
+    for english in ("has no respondents", "linearly dependent", "age_group", "district"):
+        assert english not in notes.group(1)
