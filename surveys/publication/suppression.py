@@ -23,9 +23,13 @@ every value that could expose a small group set to ``None``:
   across tables could uncover cells that each table's suppression lets through.
   They stay on the analyst's report.
 * **"Vet ej" rows** (whole sample) are hidden when 0 < count < k or the base is below k.
-* **Response rates** per gender, age band and district are suppressed as a table of
-  (answered, not answered) counts per category with
-  :func:`analysis.suppression.suppress_table`; crosses are dropped.
+* **Response rates** per gender, age band and district: the respondents per category
+  are suppressed as a one-column table with :func:`analysis.suppression.suppress_table`
+  (a count below k, and a second category where the total would give it back), and so
+  are the invited per category, each as a one-column table; a group's rate is hidden
+  with either count. Those who did not answer are not protected: the rate of a group
+  where only a few did not answer is shown (the question tables publish that group's n
+  beside the invited count anyway). Crosses are dropped.
 * **Weighting margins**: a cell's respondent count below k is hidden.
 * **Free text** is emptied here; publication puts back only approved answers.
 """
@@ -38,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.suppression import TOTAL, suppress_report, suppress_table
+from analysis.suppression import suppress_report, suppress_table
 from surveys.results.document import OVERALL
 
 FIXED_BREAKDOWNS: tuple[str, ...] = ("district", "gender", "age_group")
@@ -127,16 +131,20 @@ def _suppress_rates(representativeness: dict[str, Any], k: int) -> int:
         group = [r for r in rows if r["variable"] == variable]
         if not group:
             continue
-        counts = pd.DataFrame({"answered": [int(r["completed"]) for r in group],
-                               "not_answered": [int(r["invited"]) - int(r["completed"]) for r in group]},
-                              index=[r["category"] for r in group])
-        table = suppress_table(counts, k=k)  # the "total" row publishes the column totals
-        for row, category in zip(group, counts.index, strict=True):
-            # completed = rate x invited: hiding one of the three hides the rate and the count
-            if table.hidden.loc[category].any():
+        # Respondents are protected as in the question tables; those who did not answer are
+        # not (the question tables publish each group's n beside the invited count anyway).
+        # The invited are a table of their own: a group of panel members this small is not
+        # shown either. Each is one column whose total the "total" row publishes.
+        categories = [r["category"] for r in group]
+        hide = {column: suppress_table(pd.DataFrame({column: [int(r[column]) for r in group]}, index=categories),
+                                       k=k, column_percentages=False, publish_row_totals=False).hidden[column]
+                for column in ("completed", "invited")}
+        for row, category in zip(group, categories, strict=True):
+            if hide["completed"][category] or hide["invited"][category]:
+                # completed = rate x invited: hiding either hides the rate
                 row.update(completed=None, rate=None, ci_low=None, ci_high=None)
                 hidden += 1
-            if table.hidden.loc[category, TOTAL]:
+            if hide["invited"][category]:
                 row["invited"] = None
                 hidden += 1
     representativeness["response_rates"] = rows

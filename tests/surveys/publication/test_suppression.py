@@ -123,6 +123,39 @@ def test_response_rates_of_small_groups_are_hidden(document):
     assert rates[("total", "total")]["completed"] == 60
 
 
+def _rates_document(rows):
+    """A document whose district response rates are ``rows`` of (district, invited, completed)."""
+    data = document_from_answers(park_answers()).to_dict()
+    data["representativeness"]["response_rates"] = [
+        {"variable": "total", "category": "total", "label": {"sv": "Alla"}, "invited": sum(r[1] for r in rows),
+         "completed": sum(r[2] for r in rows), "rate": None, "ci_low": None, "ci_high": None},
+        *({"variable": "district", "category": code, "label": {"sv": code}, "invited": invited,
+           "completed": completed, "rate": completed / invited, "ci_low": None, "ci_high": None}
+          for code, invited, completed in rows)]
+    out = suppress_document(data, k=5).document
+    return {r["category"]: r for r in out["representativeness"]["response_rates"]}
+
+
+def test_a_group_where_only_a_few_did_not_answer_keeps_its_rate():
+    """Those who did not answer are not protected: the question tables publish the group's
+    n beside the invited count anyway, so hiding the rate protected nothing."""
+    rates = _rates_document([("A", 30, 28), ("B", 40, 20), ("C", 35, 15)])
+    assert rates["A"]["completed"] == 28 and rates["A"]["rate"] == pytest.approx(28 / 30)
+    assert all(r["completed"] is not None and r["invited"] is not None for r in rates.values())
+
+
+def test_few_respondents_or_few_invited_hide_the_group_and_one_more():
+    few_answered = _rates_document([("A", 30, 3), ("B", 40, 20), ("C", 35, 15)])
+    assert few_answered["A"]["completed"] is None and few_answered["A"]["rate"] is None
+    assert few_answered["A"]["invited"] == 30  # the invited are not few
+    assert few_answered["C"]["completed"] is None, "else 38 - 20 - 15 would give A's 3 back"
+    assert few_answered["B"]["completed"] == 20 and few_answered["total"]["completed"] == 38
+    few_invited = _rates_document([("A", 4, 4), ("B", 40, 20), ("C", 35, 15)])
+    assert few_invited["A"]["invited"] is None and few_invited["A"]["rate"] is None
+    assert few_invited["C"]["invited"] is None and few_invited["C"]["rate"] is None  # 79 - 40 - 35 = 4
+    assert few_invited["B"]["invited"] == 40 and few_invited["B"]["rate"] == pytest.approx(0.5)
+
+
 def test_suppressed_rows_store_a_reason_code_and_k_not_text():
     out = suppress_document(document_from_answers(park_answers()).to_dict(), k=5).document
     reasons = {r["reason"] for r in _rows(out) if r["flag"] == SUPPRESSED}
