@@ -1122,8 +1122,21 @@ def _compute_representativeness(session: Session, survey: Survey, labels: Mappin
                 r=f(ri.r), r_adjusted=f(ri.r_adjusted), se=f(ri.se), ci_low=f(ri.ci_low), ci_high=f(ri.ci_high),
                 cv=f(ri.cv), mean_propensity=f(ri.mean_propensity), n_invited=int(ri.n_invited),
                 n_responded=int(ri.n_responded), variables=tuple(ri.variables), partial=partial,
-                notes=tuple(dict.fromkeys([str(n) for n in ri.notes] + [str(w.message) for w in caught])))
+                notes=_r_indicator_notes(ri.notes, caught))
     return doc.Representativeness(tuple(rate_rows), indicator, reason)
+
+
+def _r_indicator_notes(notes: Sequence[str], caught: Sequence[warnings.WarningMessage]) -> tuple[doc.Note, ...]:
+    """The R-indicator's notes and any other warning raised while computing it, each once:
+    ``rindicator.<code>`` with the note's data (analysis.rindicator.RIndicatorNote), so that
+    pages say it in the reader's words; a warning not from analysis (numpy, statsmodels)
+    as ``rindicator.technical`` with its text as ``message``."""
+    found: dict[str, doc.Note] = {}
+    for note in (*notes, *(getattr(w.message, "note", w.message) for w in caught)):
+        code = getattr(note, "code", "")
+        found.setdefault(str(note), doc.Note(str(note), f"rindicator.{code or 'technical'}",
+                                             getattr(note, "params", {}) if code else {"message": str(note)}))
+    return tuple(found.values())
 
 
 def _fielding(session: Session, survey: Survey, responses: int) -> doc.Fielding:

@@ -26,6 +26,7 @@ from panel import charts
 from panel.charts import format_number, format_percent, number_locale
 from panel.accounts.access import role_required
 from panel.extensions import db
+from panel.health.messages import r_indicator_note
 from panel.models import PopulationDataset
 from panel.population.services import population_in_use
 from surveys.models import Survey
@@ -137,10 +138,14 @@ def _cells(variables: Iterable[str], cells: Iterable[Any], labels: Mapping[str, 
 @bp.app_template_filter("note")
 def note_text(note: str, labels: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """A warning in the page's language: a :class:`~surveys.results.document.Note` with a
-    code is explained in the reader's words, with variables and categories by their labels
-    (``labels``: a report document's ``domain_labels``); any other note is shown as it is."""
+    code (``weighting.*``, ``rindicator.*``) is explained in the reader's words, with variables
+    and categories by their labels (``labels``: a report document's ``domain_labels``); any
+    other note is shown as it is."""
     code = getattr(note, "code", "")
     params: Mapping[str, Any] = getattr(note, "params", {}) or {}
+    if code.startswith("rindicator."):
+        return r_indicator_note(code.removeprefix("rindicator."), params, name_of=variable_name,
+                                category_label=lambda variable, value: _category(variable, value, labels))
     if not code.startswith("weighting."):
         return str(note)
     kind = code.removeprefix("weighting.")

@@ -1,0 +1,47 @@
+"""The R-indicator's notes on the analyst's report: said in Swedish, with the report's names
+for variables and categories, never the analysis package's English text."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from sqlalchemy import update
+
+from surveys.fielding.models import Invitation
+from surveys.results import services
+from surveys.results.views import note_text
+from tests.surveys.results.builders import make_population, make_survey
+
+
+def _notes(page: str) -> list[str]:
+    block = re.search(r"Anmärkningar om beräkningen av R-indikatorn</summary>\s*<ul>(.*?)</ul>", page, re.S)
+    assert block, "the R-indicator's notes are not on the page"
+    return [re.sub(r"\s+", " ", item).strip() for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S)]
+
+
+def test_a_district_where_nobody_answered_is_named_in_swedish(analyst, session):
+    survey = make_survey(session, n_invited=240, seed=3, other_gender=0)
+    make_population(session)
+    session.execute(update(Invitation).where(Invitation.survey_id == survey.id,
+                                             Invitation.district_code == "0980R003").values(completed_at=None))
+    session.commit()
+    response = analyst.get(f"/staff/surveys/{survey.id}/report")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    notes = _notes(page)
+    assert ("Ingen av de inbjudna med område ”Hemse” svarade. Modellens sannolikhet där är 0, så medelfelet är "
+            "osäkert; slå gärna ihop små grupper.") in notes
+    assert "tekniska, på engelska" not in page
+    for english in ("has no respondents", "0980R003", "district", "merge small categories"):
+        assert not any(english in note for note in notes), english
+
+
+def test_a_warning_not_from_the_analysis_package_gets_a_swedish_lead_in(app):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("overflow encountered in exp", RuntimeWarning)
+    (note,) = services._r_indicator_notes((), caught)
+    assert (str(note), note.code) == ("overflow encountered in exp", "rindicator.technical")
+    with app.test_request_context("/"):
+        assert note_text(note) == "Teknisk varning från beräkningen: overflow encountered in exp"
