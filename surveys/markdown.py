@@ -3,8 +3,9 @@
 Allowed: paragraphs, line breaks, *emphasis* and **strong**, bullet and numbered lists,
 headings (shifted down one level, so that ``#`` becomes ``<h2>`` under the page's
 ``<h1>``) and links to ``http``, ``https`` and ``mailto`` addresses. Everything else
-is shown as the text it is: raw HTML is escaped, images, tables and code blocks are
-not recognised, and a link to any other kind of address is left as plain text.
+is shown as the text it is: raw HTML is escaped, an image ``![alt](url)`` is shown as its
+alt text (no image is loaded, and no stray "!" is left), tables and code blocks are not
+recognised, and a link to any other kind of address is left as plain text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markupsafe import Markup
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -31,13 +33,21 @@ def _shift_heading(self, tokens, idx, options, env) -> str:
     return self.renderToken(tokens, idx, options, env)
 
 
+def _image_as_text(self, tokens, idx, options, env) -> str:
+    # An image is not allowed: its alt text as plain text (markup inside it, such as
+    # *emphasis*, as its text), so that "![karta](https://...)" reads "karta".
+    return escapeHtml(self.renderInlineAsText(tokens[idx].children or [], options, env))
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     md = MarkdownIt("zero", {"html": False, "linkify": False, "typographer": False, "breaks": False})
-    md.enable(["emphasis", "list", "link", "autolink", "heading", "lheading", "newline", "escape", "backticks"])
+    md.enable(["emphasis", "list", "link", "image", "autolink", "heading", "lheading", "newline", "escape",
+               "backticks"])
     md.validateLink = _safe_link
     md.add_render_rule("heading_open", _shift_heading)
     md.add_render_rule("heading_close", _shift_heading)
+    md.add_render_rule("image", _image_as_text)
     return md
 
 

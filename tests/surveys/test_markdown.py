@@ -65,3 +65,39 @@ def test_relative_and_other_scheme_links_stay_text():
 
 def test_empty_text_is_empty_markup():
     assert render_markdown(None) == Markup("") and render_markdown("") == Markup("")
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("![Karta](https://www.example.se/karta.png)", "<p>Karta</p>\n"),
+    ("Se ![karta över *parken* & <b>](https://www.example.se/k.png \"titel\") här.",
+     "<p>Se karta över parken &amp; &lt;b&gt; här.</p>\n"),
+    ("[![Karta](https://www.example.se/k.png)](https://www.example.se/karta)",
+     '<p><a href="https://www.example.se/karta">Karta</a></p>\n'),
+    ("Hej! [Läs mer](https://www.example.se)", '<p>Hej! <a href="https://www.example.se">Läs mer</a></p>\n'),
+    ("![Karta](javascript:alert(1))", "<p>![Karta](javascript:alert(1))</p>\n"),  # not an image: text as written
+])
+def test_an_image_reads_as_its_alt_text_without_a_stray_exclamation_mark(text, html):
+    assert str(render_markdown(text)) == html
+
+
+def test_an_image_in_a_decision_reads_as_its_alt_text_on_the_public_page(app, session, analyst):
+    from surveys.publication import services
+    from tests.conftest import csrf_token
+    from tests.surveys.publication.conftest import field_survey
+    from tests.surveys.publication.support import document_from_answers, park_answers
+
+    fielded = field_survey(session, [{"park": "ja", "visits": 3, "comment": None}] * 12)
+    session.commit()
+    with app.app_context():
+        survey = session.merge(fielded.survey)
+        services.publish(session, survey, by=None, expected_version=1, notify_all_members=False,
+                         document=document_from_answers(park_answers(), survey_id=survey.id, title="Parken").to_dict())
+        session.commit()
+    path = f"/staff/surveys/{fielded.survey.id}/publication"
+    done = analyst.post(path + "/decision", data={
+        "csrf_token": csrf_token(analyst, path),
+        "text": "Parken byggs, se ![karta över parken](https://evil.example/track.png) i bilagan."})
+    assert done.status_code == 302
+    public = analyst.get(f"/resultat/{fielded.survey.id}").get_data(as_text=True)
+    assert "Parken byggs, se karta över parken i bilagan." in public
+    assert "evil.example" not in public and "!karta" not in public and "<img" not in public
