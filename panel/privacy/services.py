@@ -49,7 +49,7 @@ STORED: tuple[StoredData, ...] = (
     StoredData(_l("Inbjudningar till enkäter: vem som bjöds in, öppnade, började och svarade"),
                _l("Skicka påminnelser bara till dem som inte svarat och följa svarsfrekvensen"),
                _l("Kopplingen till medlemmen försvinner när medlemmen lämnar panelen")),
-    StoredData(_l("Svar på enkäter: svaren och kön, åldersgrupp och område vid svarstillfället"),
+    StoredData(_l("Svar på enkäter: svaren, kön och område vid svarstillfället och åldersgrupp det år inbjudan skickades"),
                _l("Analys och rapporter"),
                _l("Anonyma svar (standard) har ingen koppling till personen. Identifierade svar kopplas loss efter tiden nedan")),
     StoredData(_l("E-post: adress, text och personliga länkar i utskickskön"),

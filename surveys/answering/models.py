@@ -7,7 +7,8 @@ the response is stored.
 ``SurveyResponse`` is the stored response. In anonymous mode (the default) it has no
 link to the member or the invitation: it keeps the survey, the language, the day it
 was submitted, and the snapshot of gender, age band and district taken from the
-member's profile at answer time (what weighting uses). Its primary key is random, so
+member's profile at answer time (the age band for the year the invitation was sent;
+what weighting uses). Its primary key is random, so
 the order of the rows says nothing about who answered when. In identified mode it
 also names the invitation and the member.
 
@@ -67,8 +68,9 @@ class SurveyResponse(Base):
     # Anonymous mode: the start of the UTC day (cannot be matched with the exact
     # Invitation.completed_at). Identified mode: the exact time.
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Snapshot of the member's profile at answer time (age band of the age attained
-    # this year, as SCB's population tables), used for weighting.
+    # Snapshot of the member's profile at answer time (the age band is that of the age
+    # attained in the year the invitation was sent, as SCB's population tables count
+    # ages and as the invitation's stratum), used for weighting.
     gender: Mapped[str] = mapped_column(String(16))
     age_group: Mapped[str] = mapped_column(String(16))
     district_code: Mapped[str] = mapped_column(String(32))

@@ -507,20 +507,27 @@ def body_limit(defn: SurveyDefinition, page: Page, answers: dict[str, Any]) -> i
 # --- the response ------------------------------------------------------------------------
 
 
-def snapshot(member: Member, now: datetime) -> tuple[str, str, str]:
-    """(gender, age band, district code) from the member's profile at ``now``.
+def snapshot(member: Member, invited_at: datetime) -> tuple[str, str, str]:
+    """(gender, age band, district code) from the member's profile now, for an invitation
+    created at ``invited_at``.
 
-    The age band is that of the age attained this year (Swedish calendar year).
+    Gender and district are those of the profile when the resident answers. The age
+    band is that of the age attained in the (Swedish) calendar year the invitation was
+    created, as in SCB's population tables and as the invitation's sampling stratum:
+    so a survey that runs over New Year puts each birth year in one band, and a
+    respondent's stratum is the one they were drawn in unless they moved or changed
+    their gender (:func:`surveys.results.services.design_weights` relies on that).
     """
-    return _snapshot(member.gender, member.birth_year, member.district.code, now)
+    return _snapshot(member.gender, member.birth_year, member.district.code, invited_at)
 
 
-def _snapshot(gender: str, birth_year: int, district_code: str, now: datetime) -> tuple[str, str, str]:
-    return gender, age_group(birth_year, now.astimezone(STOCKHOLM).date()), district_code
+def _snapshot(gender: str, birth_year: int, district_code: str, invited_at: datetime) -> tuple[str, str, str]:
+    return gender, age_group(birth_year, invited_at.astimezone(STOCKHOLM).date()), district_code
 
 
-_PROFILE = (select(Member.gender, Member.birth_year, District.code).join(District, District.id == Member.district_id)
-            .where(Member.id == bindparam("member_id", type_=Integer)))
+_PROFILE = (select(Member.gender, Member.birth_year, District.code, Invitation.created_at)
+            .join(Member, Member.id == Invitation.member_id).join(District, District.id == Member.district_id)
+            .where(Invitation.id == _invitation_id))
 _MARK_COMPLETED = (update(Invitation).where(Invitation.id == _invitation_id, Invitation.completed_at.is_(None),
                                             Invitation.revoked_at.is_(None))
                    .values(completed_at=bindparam("now")).execution_options(synchronize_session=False))
@@ -538,14 +545,15 @@ def complete(connection: Connection | Session, invitation: Invitation | Link, dr
     Core statements only, so it runs on a respondent page's connection and in an ORM
     session (the demo) alike.
     """
-    profile = (connection.execute(_PROFILE, {"member_id": invitation.member_id}).first()
+    profile = (connection.execute(_PROFILE, {"invitation_id": invitation.id}).first()
                if invitation.member_id is not None else None)
     if profile is None:
         raise LinkInvalid()
+    gender, birth_year, district_code, invited_at = profile
     won = connection.execute(_MARK_COMPLETED, {"invitation_id": invitation.id, "now": now})
     if won.rowcount != 1:
         raise AlreadyAnswered()
-    gender, band, district_code = _snapshot(*profile, now)
+    gender, band, district_code = _snapshot(gender, birth_year, district_code, invited_at)
     response_id = uuid.uuid4()
     try:
         connection.execute(insert(Completion).values(invitation_id=invitation.id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -186,7 +186,7 @@ def test_pages_ahead_of_the_resident_cannot_be_skipped_to(client, session):
     assert session.scalar(select(func.count(SurveyResponse.id))) == 0
 
 
-def test_an_anonymous_response_has_no_link_and_a_snapshot_taken_at_answer_time(client, session):
+def test_an_anonymous_response_has_no_link_and_a_snapshot_of_the_profile_at_answer_time(client, session):
     old_district, new_district = make_district(session, code="0980"), make_district(session, code="0981")
     member = make_member(session, district=old_district, gender="kvinna", birth_year=utcnow().year - 30)
     survey = make_survey(session, TWO_PAGES)
@@ -208,6 +208,27 @@ def test_an_anonymous_response_has_no_link_and_a_snapshot_taken_at_answer_time(c
     invitation = session.get(Invitation, invitation.id)
     assert (invitation.gender, invitation.district_code) == ("kvinna", "0980")  # the stratum when invited
     assert invitation.completed_at is not None
+
+
+def test_the_age_band_is_that_of_the_year_the_invitation_was_sent_when_answered_after_new_year(client, session):
+    """Invited on 31 December, answered in January: the respondent stays in the age band
+    they were drawn in (the band of the age reached in the invitation's year), as the
+    population tables count them, so that design weights can follow the stratum."""
+    this_year = utcnow().year
+    member = make_member(session, gender="man", birth_year=this_year - 25)  # 24 last year, 25 this year
+    survey = make_survey(session, TWO_PAGES)
+    invitation, token = invite(session, survey, member)
+    invitation.created_at = invitation.sent_at = datetime(this_year - 1, 12, 31, 12, 0, tzinfo=timezone.utc)
+    invitation.age_group = "16-24"
+    session.commit()
+
+    start(client, token)
+    submit(client, "/s/answer/p1", {"farg": "rod"})
+    submit(client, "/s/answer/p2", {})
+
+    response = session.scalars(select(SurveyResponse)).one()
+    assert response.age_group == "16-24" == session.get(Invitation, invitation.id).age_group
+    assert response.submitted_at.year == this_year
 
 
 def test_an_identified_survey_says_so_and_links_the_response(client, session):

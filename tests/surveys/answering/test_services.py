@@ -46,7 +46,7 @@ def test_a_real_token_is_well_formed():
     assert all(services.is_well_formed(secrets.token_urlsafe(32)) for _ in range(50))
 
 
-def test_the_age_band_is_that_of_the_age_attained_this_year():
+def test_the_age_band_is_that_of_the_age_attained_in_the_year_of_the_invitation():
     member = Member(gender="man", birth_year=2010, district=District(code="0980", name="Visby"))
     new_year = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)  # already 2026 in Stockholm
     assert services.snapshot(member, new_year) == ("man", "16-24", "0980")
