@@ -85,6 +85,15 @@ VARIABLE_TITLES: dict[str, doc.Texts] = {
     "total": {"sv": "Totalt", "en": "Total"},
     doc.OVERALL: {"sv": "Alla", "en": "All"},
 }
+
+
+def _margin_sv(margin: str | Sequence[str]) -> str:
+    """A margin or variable as Swedish notes name it: "gender × age_group" or ("gender",
+    "age_group") → "kön × åldersgrupp"; anything else (a question's key) as it is."""
+    parts = [p.strip() for p in (margin.split("×") if isinstance(margin, str) else margin)]
+    return " × ".join(VARIABLE_TITLES[p]["sv"].lower() if p in VARIABLES else p for p in parts)
+
+
 GENDER_LABELS: dict[str, doc.Texts] = {
     "kvinna": {"sv": "Kvinna", "en": "Woman"},
     "man": {"sv": "Man", "en": "Man"},
@@ -702,12 +711,12 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
         missing = [v for v in margin if v not in table.dims]
         if missing:
             notes.append(f"Befolkningssiffrorna saknar {', '.join(VARIABLE_TITLES[v]['sv'].lower() for v in missing)}: "
-                         f"marginalen {' × '.join(margin)} används inte.")
+                         f"marginalen {_margin_sv(margin)} används inte.")
             continue
         margins.append(margin)
     if not margins:
         return Weighting(None, "Befolkningssiffrorna har ingen av de valda viktningsvariablerna "
-                               f"({', '.join(' × '.join(m) for m in settings.margins)}).",
+                               f"({', '.join(_margin_sv(m) for m in settings.margins)}).",
                          dataset=dataset, table=table, warnings=tuple(notes), settings_fault=True)
     if settings.method == "poststratify" and len(margins) > 1:
         return Weighting(None, "Poststratifiering använder en enda marginal (till exempel kön × åldersgrupp); "
@@ -877,12 +886,13 @@ def _weighting_error_text(error: ValueError, settings: ReportSettings, responden
                     names.append(" × ".join(str(c) for c in parts))
             more = len(issue.categories) - len(names)
             texts.append(f"Inga svarande i {', '.join(names)}{f' och {more} grupper till' if more > 0 else ''} "
-                         f"(marginalen {issue.margin}), så den delen av befolkningen kan inte representeras. "
+                         f"(marginalen {_margin_sv(issue.margin or '')}), så den delen av befolkningen kan inte "
+                         "representeras. "
                          "Slå ihop gruppen med en närliggande under ”Slå ihop grupper före viktning” eller "
                          "välj andra viktningsvariabler.")
         elif issue.kind == "totals_disagree":
-            texts.append(f"Befolkningssiffrorna för marginalen {issue.margin} summerar till en annan total än de "
-                         "andra marginalerna. Använd siffror för samma befolkning och datum.")
+            texts.append(f"Befolkningssiffrorna för marginalen {_margin_sv(issue.margin or '')} summerar till en "
+                         "annan total än de andra marginalerna. Använd siffror för samma befolkning och datum.")
     if not texts:
         texts.append("Slå ihop tomma eller små grupper, välj andra variabler eller en annan metod. "
                      f"Tekniska detaljer (engelska): {error}")
@@ -1335,8 +1345,8 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
                                                      else by_key.get(column_key))
             if row_q is None or row_q.kind != "single" or column is None or (
                     not isinstance(column, str) and column.kind != "single"):
-                report_warnings.append(f"Korstabellen {row_key} × {column_key} hoppas över: båda måste vara "
-                                       "envalsfrågor eller bakgrundsvariabler i den här enkäten.")
+                report_warnings.append(f"Korstabellen {row_key} × {_margin_sv(column_key)} hoppas över: båda "
+                                       "måste vara envalsfrågor eller bakgrundsvariabler i den här enkäten.")
                 continue
             crosstabs.append(_crosstab(frame.coded, design, row_q, column, labels))
 

@@ -1,5 +1,5 @@
-"""The R-indicator's notes on the analyst's report: said in Swedish, with the report's names
-for variables and categories, never the analysis package's English text."""
+"""Notes on the analyst's report (the R-indicator's, the weighting's, skipped cross-tabs): said in Swedish,
+with the report's names for variables and categories, never codes or the analysis package's English."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import update
 from surveys.fielding.models import Invitation
 from surveys.results import services
 from surveys.results.views import note_text
-from tests.surveys.results.builders import make_population, make_survey
+from tests.surveys.results.builders import make_population, make_survey, population_frame
 
 
 def _notes(page: str) -> list[str]:
@@ -45,3 +45,19 @@ def test_a_warning_not_from_the_analysis_package_gets_a_swedish_lead_in(app):
     assert (str(note), note.code) == ("overflow encountered in exp", "rindicator.technical")
     with app.test_request_context("/"):
         assert note_text(note) == "Teknisk varning från beräkningen: overflow encountered in exp"
+
+
+def test_report_warnings_name_margins_and_variables_in_swedish(analyst, session):
+    survey = make_survey(session, n_invited=120, seed=5)
+    by_gender = population_frame().groupby(["district", "gender"], as_index=False)["population"].sum()
+    make_population(session, by_gender)  # no age groups
+    services.save_settings(session, survey, services.ReportSettings(
+        margins=(("gender",), ("gender", "age_group")), crosstabs=(("synpunkt", "age_group"),)))
+    session.commit()
+    page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
+    block = re.search(r"<h2>Att tänka på</h2>\s*<ul>(.*?)</ul>", page, re.S)
+    assert block, "no warnings on the page"
+    warnings_shown = [re.sub(r"\s+", " ", item) for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S)]
+    assert "Befolkningssiffrorna saknar åldersgrupp: marginalen kön × åldersgrupp används inte." in warnings_shown
+    assert any(w.startswith("Korstabellen synpunkt × åldersgrupp hoppas över") for w in warnings_shown)
+    assert not any(code in w for w in warnings_shown for code in ("gender", "age_group", "district"))
