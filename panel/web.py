@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import get_locale
@@ -192,3 +195,51 @@ def replace_csrf_error(form, message: str) -> bool:
     form.form_errors.append(str(message))
     return True
 
+
+def _same_origin(url: str) -> bool:
+    """Whether ``url`` (an Origin or Referer header) has the scheme, host and port of this request."""
+    theirs, ours = urlsplit(url.strip()), urlsplit(request.host_url)
+    return (theirs.scheme.lower(), theirs.netloc.lower()) == (ours.scheme.lower(), ours.netloc.lower())
+
+
+def cross_site_post() -> str | None:
+    """Why this POST looks sent from another site (for the log), or None.
+
+    Defence in depth for the forms that check their own CSRF token (views marked
+    ``@csrf.exempt`` so that an expired token shows the form again with what was typed),
+    which Flask-WTF's HTTPS Referer check (``WTF_CSRF_SSL_STRICT``) therefore skips. A
+    legitimate browser is never refused: only a ``Sec-Fetch-Site: cross-site`` (sent by
+    current browsers whatever the referrer policy) counts, and, over HTTPS with
+    ``WTF_CSRF_SSL_STRICT``, an Origin or Referer that is present and names another
+    origin. A missing Referer is allowed (every page sends ``Referrer-Policy:
+    no-referrer``, and some privacy settings drop it), and so is ``Origin: null``, which
+    browsers send for a POST from a no-referrer page.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    if request.is_secure and current_app.config.get("WTF_CSRF_SSL_STRICT"):
+        origin = request.headers.get("Origin", "").strip()
+        if origin and origin != "null" and not _same_origin(origin):
+            return f"Origin {origin!r}"
+        referrer = request.headers.get("Referer", "").strip()
+        if referrer and not _same_origin(referrer):
+            return f"Referer {urlsplit(referrer).netloc!r}"  # not the path: it may hold a token
+    return None
+
+
+def same_origin_post(view: Callable) -> Callable:
+    """Refuse, with a Swedish 400 page, a POST to ``view`` that :func:`cross_site_post`
+    finds sent from another site; for the views that check their own CSRF token."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        reason = cross_site_post()
+        if reason is not None:
+            current_app.logger.warning("cross-site POST to %s refused: %s", request.path, reason)
+            return render_error(400, _("Formuläret skickades från en annan webbplats och togs därför inte emot. "
+                                       "Öppna sidan hos medborgarpanelen och skicka formuläret därifrån."))
+        return view(*args, **kwargs)
+
+    return checked

@@ -23,7 +23,7 @@ from panel.members.forms import (FORM_EXPIRED, ButtonForm, EmailChangeForm, Join
                                  ProfileForm, RequestLinkForm)
 from panel.models import Member
 from panel.models.member import MemberStatus, RequestKind, TokenPurpose
-from panel.web import render_error, replace_csrf_error
+from panel.web import render_error, replace_csrf_error, same_origin_post
 
 bp = Blueprint("members", __name__)
 
@@ -143,6 +143,7 @@ def terms_version(version: str):
 
 @bp.route("/panel/join", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token: an expired one shows the form again with what was typed
+@same_origin_post  # so Flask-WTF's same-origin check is made here
 def join():
     form = _with_districts(JoinForm(terms_version=panel_terms.CURRENT, language=str(get_locale())))
     if form.validate_on_submit():
@@ -298,6 +299,7 @@ def _profile_page(member: Member, *, form=None, email_form=None, pause_form=None
 
 @bp.route("/panel/me/profile", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token (see join)
+@same_origin_post
 @login.member_required
 def profile(member: Member):
     form = _profile_form(member)
@@ -319,6 +321,7 @@ def profile(member: Member):
 
 @bp.post("/panel/me/email")
 @csrf.exempt  # the form checks its own token (see join)
+@same_origin_post
 @login.member_required
 def change_email(member: Member):
     form = EmailChangeForm(prefix="email")

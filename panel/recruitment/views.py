@@ -22,7 +22,7 @@ from panel.models.member import RequestKind
 from panel.models.recruitment import WaveStatus
 from panel.recruitment import letters, services
 from panel.recruitment.forms import ButtonForm, CodeForm, WaveForm
-from panel.web import render_error, replace_csrf_error
+from panel.web import render_error, replace_csrf_error, same_origin_post
 
 bp = Blueprint("recruitment", __name__, cli_group="recruitment")
 STAFF = "/staff/recruitment"
@@ -138,6 +138,7 @@ def join():
 
 @bp.route("/join/details", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token: an expired one shows the form again with what was typed
+@same_origin_post  # so Flask-WTF's same-origin check is made here
 def join_details():
     invite = db.session.get(RecruitmentInvite, browser.get(INVITE_KEY) or 0)
     if invite is None:
