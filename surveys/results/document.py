@@ -245,9 +245,15 @@ class MarginSummary:
 class WeightingSummary:
     """How the weights were made, or why there are none.
 
-    ``status`` is ``"weighted"`` or ``"unweighted"`` (then ``reason`` says why and
-    the weighted rows of every question equal the unweighted ones). Weights are in
-    population units (respondent i stands for w_i residents). ``design_effect`` is
+    ``status`` is ``"weighted"`` (to the population figures), ``"design_weighted"``
+    (not weighted to the population, ``reason`` says why, but the sample gave the strata
+    different inclusion probabilities, so the weighted rows use the design weights
+    1/π alone) or ``"unweighted"`` (then ``reason`` says why and the weighted rows of
+    every question equal the unweighted ones). ``design_weights`` is True when the
+    respondents had design weights 1/π: the starting weights of ``"weighted"``, the only
+    weights of ``"design_weighted"``. Weights are in population units (respondent i
+    stands for w_i residents), except design weights alone, which are 1/π (members of
+    the panel per invited member of the stratum). ``design_effect`` is
     Kish's 1 + CV² of the weights and ``effective_n`` = n / deff. ``trim_lower`` /
     ``trim_upper`` are the trimming bounds as the analyst gave them (multiples of the
     mean weight), ``collapse`` the categories merged before weighting.
@@ -278,6 +284,7 @@ class WeightingSummary:
     population_total: float | None = None
     uncovered: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    design_weights: bool = False
 
 
 # --------------------------------------------------------------------------- questions

@@ -146,6 +146,8 @@ def _responses(document: ReportDocument, lang: str) -> str:
 def _weighting(document: ReportDocument, lang: str) -> list[str]:
     w = document.weighting
     sv = lang == "sv"
+    if w.status == "design_weighted":
+        return [_design_only(w, lang)]
     if w.status != "weighted":
         reason = w.reason
         return [("Resultaten är inte viktade: " + reason) if sv else
@@ -164,10 +166,15 @@ def _weighting(document: ReportDocument, lang: str) -> list[str]:
     out = []
     if sv:
         out.append(f"Svaren viktades med {method}{source} efter {_variables(w.variables, lang)}, så att de "
-                   "viktade svaren fördelar sig som befolkningen på dessa variabler.")
+                   "viktade svaren fördelar sig som befolkningen på dessa variabler."
+                   + (" Viktningen utgick från urvalets designvikter (1/sannolikheten att komma med i urvalet), "
+                      "eftersom urvalet gav grupperna olika sannolikhet att komma med." if w.design_weights else ""))
     else:
         out.append(f"The answers were weighted by {method}{source} on {_variables(w.variables, lang)}, so that "
-                   "the weighted answers are distributed as the population is on these variables.")
+                   "the weighted answers are distributed as the population is on these variables."
+                   + (" The weighting started from the sample's design weights (1/the probability of being "
+                      "selected), since the sample gave the groups different probabilities of selection."
+                      if w.design_weights else ""))
     if w.trim_lower is not None or w.trim_upper is not None:
         bounds = f"{_num(w.trim_lower, lang)}–{_num(w.trim_upper, lang)}"
         out.append(f"Vikterna begränsades till {bounds} gånger medelvikten." if sv
@@ -194,6 +201,34 @@ def _weighting(document: ReportDocument, lang: str) -> list[str]:
     return out
 
 
+def _design_only(w, lang: str) -> str:
+    """The weighting paragraph of a report weighted by the design weights 1/π alone."""
+    moe = margin_of_error(w.effective_n)
+    if lang == "sv":
+        text = ("Resultaten är designviktade men inte viktade till befolkningen: urvalet drogs med lika många "
+                "per grupp (kön × åldersgrupp × område), så varje svar väger som 1/sannolikheten att komma med "
+                "i urvalet. Det rättar för att små grupper kom med oftare, men inte för att vissa grupper svarade "
+                f"oftare än andra. Skälet till att svaren inte viktades till befolkningen: {w.reason} "
+                f"Designvikterna varierar mellan {_num(w.weight_min, lang, 1)} och {_num(w.weight_max, lang, 1)} "
+                f"panelmedlemmar per inbjuden. Designeffekten av vikterna är {_num(w.design_effect, lang)}, vilket "
+                f"motsvarar en effektiv urvalsstorlek på {_num(w.effective_n, lang, 0)} svarande.")
+        if moe is not None:
+            text += (f" För en andel kring 50 % i hela gruppen är felmarginalen därför ungefär ±"
+                     f"{_num(moe * 100, lang, 1)} procentenheter (95\u00a0% konfidensnivå); för mindre grupper är den större.")
+        return text
+    text = ("The results are design-weighted but not weighted to the population: the sample took equal numbers "
+            "per group (gender × age group × district), so each answer counts as 1/the probability of being "
+            "selected. This corrects for small groups being selected more often, but not for some groups "
+            f"answering more often than others. Why the answers were not weighted to the population (in Swedish): "
+            f"{w.reason} The design weights range from {_num(w.weight_min, lang, 1)} to {_num(w.weight_max, lang, 1)} "
+            f"panel members per invited member. The design effect of the weights is {_num(w.design_effect, lang)}, "
+            f"an effective sample size of {_num(w.effective_n, lang, 0)} respondents.")
+    if moe is not None:
+        text += (f" For a share around 50% of everyone, the margin of error is therefore about ±"
+                 f"{_num(moe * 100, lang, 1)} percentage points (95% confidence); it is larger for smaller groups.")
+    return text
+
+
 def _caveat(document: ReportDocument, lang: str) -> str | None:
     f = document.fielding
     sv = lang == "sv"
@@ -204,11 +239,14 @@ def _caveat(document: ReportDocument, lang: str) -> str | None:
                 if sv else "Everyone who answered had been recruited through a random sample from the population register.")
     share = _pct(f.share_self_recruited, lang)
     weighted = document.weighting.status == "weighted"
+    design_only = document.weighting.status == "design_weighted"
     by = _distinct(document.weighting.variables, lang) if weighted else ""
     if sv:
         assumption = ("beskriver bara hur mycket den viktade skattningen varierar under antagandet att "
                       "viktningsmodellen är riktig" + (f", det vill säga att de som svarade liknar andra invånare "
                                                        f"med samma {by}." if by else ".") if weighted else
+                      "beskriver bara hur mycket skattningen varierar under antagandet att de som svarade liknar "
+                      "andra panelmedlemmar i samma grupp, eftersom svaren bara är designviktade." if design_only else
                       "beskriver bara hur mycket skattningen varierar under antagandet att de som svarade liknar "
                       "invånarna i stort, eftersom svaren inte är viktade.")
         return (f"{share} av de svarande har själva anmält sig till panelen (självrekrytering). För dem finns "
@@ -218,6 +256,8 @@ def _caveat(document: ReportDocument, lang: str) -> str | None:
     assumption = ("describe only the variation of the weighted estimate under the model" +
                   (f", assuming that those who answered resemble other residents of the same {by}." if by else ".")
                   if weighted else
+                  "describe only the variation of the estimate assuming that those who answered resemble other "
+                  "panel members of the same group, since the answers are design-weighted only." if design_only else
                   "describe only the variation of the estimate assuming that those who answered resemble the "
                   "residents at large, since the answers are not weighted.")
     return (f"{share} of the respondents joined the panel on their own (self-recruited, opt-in). There is no "

@@ -645,10 +645,23 @@ def design_weights(session: Session, survey: Survey, data: pd.DataFrame) -> Desi
               "att komma med.", "design.not_linked", params | {"count": moved}), invitation=weight_of)
     weights = np.fromiter((weight_of[_stratum_key(*stratum)] for stratum in strata), dtype=float, count=len(strata))
     return DesignWeights(weights, doc.Note(unequal + " Varje svarande har därför designvikten 1/sannolikheten att "
-                                                     "komma med (efter gruppen vid inbjudan), och viktningen till "
-                                                     "befolkningen utgår från den. Kolumnen ”Oviktat” är "
-                                                     "fördelningen bland de svarande.",
-                                                     "design.applied", params), weight_of)
+                                                     "komma med (efter gruppen vid inbjudan): viktningen till "
+                                                     "befolkningen utgår från den, och utan viktning till "
+                                                     "befolkningen är resultaten viktade med den ensam "
+                                                     "(”Designviktat”). Kolumnen ”Oviktat” är fördelningen bland "
+                                                     "de svarande.", "design.applied", params), weight_of)
+
+
+def estimation_design(weighting: Weighting, base: DesignWeights, n: int) -> tuple[SurveyDesign | None, str]:
+    """The design the estimates use and what it is (the ``status`` of the report's weighting):
+    the weights to the population (``"weighted"``); else the design weights 1/π alone, scaled
+    to mean 1 so weighted counts stay on the respondents' scale (``"design_weighted"``); else
+    equal weights (``"unweighted"``)."""
+    if weighting.result is not None:
+        return weighting.result.design, "weighted"
+    if base.applied and n:
+        return SurveyDesign(weights=base.weights / base.weights.mean()), "design_weighted"
+    return (SurveyDesign(weights=np.ones(n)) if n else None), "unweighted"
 
 
 def population_dataset(session: Session, settings: ReportSettings) -> PopulationDataset | None:
@@ -692,7 +705,7 @@ def weight_responses(session: Session, survey: Survey, settings: ReportSettings 
     frame = frame or cached_response_frame(session, survey)
     data = frame.data
     if not settings.enabled:
-        return Weighting(None, "Analytikern har valt att inte vikta den här enkäten: siffrorna är oviktade.")
+        return Weighting(None, "Analytikern har valt att inte vikta den här enkäten till befolkningen.")
     if len(data) == 0:
         return Weighting(None, "Enkäten har inga svar ännu.")
     if settings.method not in METHODS:
@@ -1175,7 +1188,8 @@ def _fielding(session: Session, survey: Survey, responses: int) -> doc.Fielding:
 
 
 def _weighting_summary(weighting: Weighting, settings: ReportSettings, data: pd.DataFrame,
-                       labels: Mapping[str, Mapping[str, doc.Texts]]) -> doc.WeightingSummary:
+                       labels: Mapping[str, Mapping[str, doc.Texts]],
+                       base: DesignWeights | None = None) -> doc.WeightingSummary:
     f = doc.finite
     targets = None
     if weighting.dataset is not None:
@@ -1189,8 +1203,14 @@ def _weighting_summary(weighting: Weighting, settings: ReportSettings, data: pd.
     common = dict(targets=targets, method=settings.method, variables=tuple(" × ".join(m) for m in weighting.margins),
                   trim_lower=settings.trim_lower, trim_upper=settings.trim_upper,
                   collapse={k: [list(g) for g in v] for k, v in settings.collapse.items()}, n=len(data),
-                  warnings=weighting.warnings)
+                  warnings=weighting.warnings, design_weights=base is not None and base.applied)
     result = weighting.result
+    if result is None and base is not None and base.applied and len(data):
+        d = base.weights  # 1/π as they are (Kish: deff = n Σd² / (Σd)²)
+        deff = float(len(d) * np.sum(d ** 2) / np.sum(d) ** 2)
+        return doc.WeightingSummary(status="design_weighted", reason=weighting.reason, n_weighted=len(d),
+                                    design_effect=f(deff), effective_n=f(len(d) / deff), weight_min=f(d.min()),
+                                    weight_max=f(d.max()), weight_mean=f(d.mean()), **common)
     if result is None:
         return doc.WeightingSummary(status="unweighted", reason=weighting.reason, **common)
     weights = result.weights
@@ -1298,19 +1318,23 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     base = design_weights(session, survey, data)
     weighting = weight_responses(session, survey, settings, frame=frame, design=base)
     # "Unweighted" is the distribution among the respondents, whatever the sample's design:
-    # design weights 1/π are where the weighting to the population starts (weight_responses).
+    # design weights 1/π are where the weighting to the population starts (weight_responses),
+    # and without it the estimates ("Designviktat") use them alone.
     unweighted_design = SurveyDesign(weights=np.ones(len(data))) if len(data) else None
-    design = weighting.result.design if weighting.result is not None else unweighted_design
+    design, status = estimation_design(weighting, base, len(data))
     by = [v for v in doc.BREAKDOWNS if len(data) and data[v].notna().any()]
     report_warnings: list[str] = list(weighting.warnings)
     if base.note:
         report_warnings.insert(0, base.note)
-    if weighting.result is None and len(data):
-        report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} " + (
-            "Alla resultat är därför oviktade, alltså fördelningen bland de svarande och inte skattningar för "
-            "befolkningen." + (" Urvalet gav dessutom grupperna olika sannolikhet att komma med (lika fördelning "
-                              "per grupp), så små grupper väger för tungt i de oviktade siffrorna."
-                              if base.applied else "")))
+    if status == "design_weighted":
+        report_warnings.insert(0, f"Rapporten är inte viktad till befolkningen: {weighting.reason} Resultaten är "
+                                  "därför bara designviktade (”Designviktat”): varje svar väger som 1/sannolikheten "
+                                  "att komma med i urvalet, vilket rättar för urvalets lika fördelning per grupp men "
+                                  "inte för vilka som svarade. Kolumnen ”Oviktat” är fördelningen bland de svarande.")
+    elif weighting.result is None and len(data):
+        report_warnings.insert(0, f"Rapporten är oviktad: {weighting.reason} "
+                                  "Alla resultat är därför oviktade, alltså fördelningen bland de svarande och inte "
+                                  "skattningar för befolkningen.")
 
     estimable = frame.questions
     weighted_rows: dict[str, list[doc.ResultRow]] = {}
@@ -1318,7 +1342,7 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
     if len(data) and estimable:
         coded = frame.coded
         designs = {"unweighted": (unweighted_design, False)}
-        if weighting.result is not None:
+        if status != "unweighted":
             designs["weighted"] = (design, True)
         rows = _estimates(coded, designs, estimable, by, labels)
         unweighted_rows = rows["unweighted"]
@@ -1358,7 +1382,7 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
         schema_version=doc.SCHEMA_VERSION, survey=meta, generated_at=_iso(moment) or "",
         code_version=code_version(), fielding=_fielding(session, survey, len(data)),
         representativeness=_representativeness(session, survey, labels, base.invitation),
-        weighting=_weighting_summary(weighting, settings, data, labels), questions=tuple(questions),
+        weighting=_weighting_summary(weighting, settings, data, labels, base), questions=tuple(questions),
         crosstabs=tuple(crosstabs), free_text=tuple(frame.free_text), methods=doc.Methods(),
         settings=settings.to_dict(), breakdowns=tuple(by) if by else doc.BREAKDOWNS,
         domain_labels={k: {c: dict(t) for c, t in v.items()} for k, v in labels.items()},

@@ -2,7 +2,8 @@
 
 Each survey is weighted with its own saved settings (as its report is), and only the
 question asked is estimated. A survey that cannot be weighted contributes its
-unweighted figures, and the trend says so for that point.
+unweighted figures (or, for an equal-allocation sample, its figures weighted by the
+design weights 1/π alone), and the trend says so for that point.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from analysis import SurveyDesign, estimate_report
+from analysis import estimate_report
 from surveys.results import document as doc
 from surveys.results.services import (
     AnalysedQuestion,
     cached_response_frame,
+    design_weights,
+    estimation_design,
     settings_for,
     surveys_with_stable_key,
     weight_responses,
 )
-
-import numpy as np
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class TrendPoint:
     n: int
     weighted: bool
     note: str = ""
+    design_weighted: bool = False  # not weighted to the population, by the design weights 1/π alone
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,9 @@ def question_trend(session: Session, stable_key: str) -> Trend:
             trend.points.append(TrendPoint(survey.id, label, title, when or None, 0, False, "Inga svar."))
             per_point.append({})
             continue
-        weighting = weight_responses(session, survey, settings_for(session, survey), frame=frame)
-        design = weighting.result.design if weighting.result is not None else SurveyDesign(np.ones(len(data)))
+        base = design_weights(session, survey, data)
+        weighting = weight_responses(session, survey, settings_for(session, survey), frame=frame, design=base)
+        design, status = estimation_design(weighting, base, len(data))
         report = estimate_report(data, design, [question.analysis])
         overall = report[report["domain_variable"] == doc.OVERALL]
         values = {}
@@ -84,7 +87,8 @@ def question_trend(session: Session, stable_key: str) -> Trend:
             categories.setdefault(doc.MEAN, {"sv": "Medelvärde", "en": "Mean"})
         answered = int(overall["n"].max()) if len(overall) else 0
         trend.points.append(TrendPoint(survey.id, label, title, when or None, answered,
-                                       weighting.result is not None, weighting.reason))
+                                       weighting.result is not None, weighting.reason,
+                                       design_weighted=status == "design_weighted"))
         per_point.append(values)
     for category, label in categories.items():
         triples = [values.get(category, (None, None, None)) for values in per_point]

@@ -75,5 +75,6 @@ def test_an_equal_allocation_sample_is_reported_with_design_weights(app, analyst
     assert shares["rod"] == 0.5  # "unweighted" stays the respondents: 2 of 4
     assert any("designvikt" in w for w in document.warnings)
     html = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
-    assert "Röd: 50,0\xa0%" in html and "designvikten 1/sannolikheten att komma med" in html
-    assert "små grupper väger för tungt i de oviktade siffrorna" in html
+    # not weighted to the population: the chart and "Designviktat" are 4·2 / (4·2 + 1·2) red
+    assert "Röd: 80,0\xa0%" in html and "designvikten 1/sannolikheten att komma med" in html
+    assert "Resultaten är designviktade men inte viktade till befolkningen" in html

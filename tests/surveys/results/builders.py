@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.targets import PopulationTable
@@ -141,3 +143,19 @@ def make_survey(session: Session, *, n_invited: int = 300, response_rate: float 
                                        answers=random_answers(rng, gender, band)))
     session.flush()
     return survey
+
+
+def make_equal_allocation(session: Session, survey: Survey, *, spread: int = 4) -> dict[tuple, float]:
+    """Make ``survey`` (built with one invitation per member) an equal-allocation sample: each
+    invitation stratum with k invitees had k·(1 + i mod spread) eligible members, so π differs.
+    Returns each stratum's design weight 1/π."""
+    counts = Counter(session.execute(select(Invitation.gender, Invitation.age_group, Invitation.district_code)
+                                     .where(Invitation.survey_id == survey.id)).all())
+    strata = [{"gender": g, "age_group": a, "district": d, "eligible": k * (1 + i % spread), "invited": k,
+               "expected": str(k)} for i, ((g, a, d), k) in enumerate(sorted(counts.items()))]
+    fielding = session.get(SurveyFielding, survey.id)
+    fielding.mode, fielding.allocation, fielding.sample_size = "sample", "equal", sum(counts.values())
+    fielding.design = {"version": 1, "sample_size": sum(counts.values()), "allocation": "equal",
+                       "eligible": sum(s["eligible"] for s in strata), "strata": strata}
+    session.flush()
+    return {(s["gender"], s["age_group"], s["district"]): s["eligible"] / s["invited"] for s in strata}

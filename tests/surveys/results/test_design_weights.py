@@ -3,16 +3,16 @@
 An equal-allocation sample gives every stratum the same number of invitations, so a
 member of a small stratum is far likelier to be invited than one of a large stratum
 (π_h = E[n_h] / N_h). The send records N_h and E[n_h] per stratum
-(``SurveyFielding.design``); raking starts from the design weights d = 1/π, and the
-"unweighted" column stays the distribution among the respondents (the report says so,
-and that small groups weigh too much there). Surveys sent before the design was
+(``SurveyFielding.design``); raking starts from the design weights d = 1/π, a report not
+weighted to the population is weighted by d alone ("Designviktat", and says so), and the
+"unweighted" column stays the distribution among the respondents. Surveys sent before the design was
 recorded, whole-panel and proportional samples report as before.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,24 +29,12 @@ from surveys.fielding.sampling import expected_allocation
 from surveys.results import services
 from surveys.results.document import OVERALL
 from surveys.results.services import ReportSettings, build_report, response_frame, weight_responses
-from tests.surveys.results.builders import make_population, make_survey
+from tests.surveys.results.builders import make_equal_allocation, make_population, make_survey
 
 REFERENCE = Path(__file__).parents[2] / "analysis" / "reference" / "design_equal_allocation.json"
 
 
-def _equal_allocation(session, survey, *, spread=4):
-    """Make ``survey`` (built with one invitation per member) an equal-allocation sample: each
-    invitation stratum with k invitees had k·(1 + i mod spread) eligible members, so π differs."""
-    counts = Counter(session.execute(select(Invitation.gender, Invitation.age_group, Invitation.district_code)
-                                     .where(Invitation.survey_id == survey.id)).all())
-    strata = [{"gender": g, "age_group": a, "district": d, "eligible": k * (1 + i % spread), "invited": k,
-               "expected": str(k)} for i, ((g, a, d), k) in enumerate(sorted(counts.items()))]
-    fielding = session.get(SurveyFielding, survey.id)
-    fielding.mode, fielding.allocation, fielding.sample_size = "sample", "equal", sum(counts.values())
-    fielding.design = {"version": 1, "sample_size": sum(counts.values()), "allocation": "equal",
-                       "eligible": sum(s["eligible"] for s in strata), "strata": strata}
-    session.flush()
-    return {(s["gender"], s["age_group"], s["district"]): s["eligible"] / s["invited"] for s in strata}
+_equal_allocation = make_equal_allocation
 
 
 def _d(frame: pd.DataFrame, weight_of) -> np.ndarray:
@@ -57,7 +45,7 @@ def _overall(document, key, *, weighted):
     return {r.category: r for r in document.question(key).rows(weighted=weighted)}
 
 
-def test_the_unweighted_column_of_an_equal_allocation_sample_stays_the_respondents_and_says_so(session):
+def test_without_weighting_to_the_population_the_estimates_are_design_weighted_and_say_so(session):
     survey = make_survey(session, n_invited=400, seed=41)
     weight_of = _equal_allocation(session, survey)
     document = build_report(session, survey, settings=ReportSettings(enabled=False))
@@ -71,13 +59,74 @@ def test_the_unweighted_column_of_an_equal_allocation_sample_stays_the_responden
     got = _overall(document, "trygg", weighted=False)["yes"]
     assert got.estimate == pytest.approx(plain, rel=1e-12)  # what "Oviktat" says: the respondents
     assert got.n == answered.sum()
+    # the estimates ("Designviktat") use 1/π alone: Hájek's share, the design's standard error
+    design_only = _overall(document, "trygg", weighted=True)["yes"]
+    assert design_only.estimate == pytest.approx(float((d * yes).sum() / (d * answered).sum()), rel=1e-12)
+    assert design_only.estimate != pytest.approx(plain, rel=1e-3)
+    expected = estimate_report(frame, SurveyDesign(d), [Question.numeric("betyg", "betyg")])
+    overall = expected[expected["domain_variable"] == OVERALL].iloc[0]
+    mean = document.question("betyg").rows(weighted=True)[0]
+    assert mean.estimate == pytest.approx(overall["estimate"], rel=1e-12)
+    assert mean.se == pytest.approx(overall["se"], rel=1e-9)
+    w = document.weighting
+    assert w.status == "design_weighted" and w.design_weights and "valt att inte vikta" in w.reason
+    assert w.design_effect == pytest.approx(len(d) * float((d ** 2).sum()) / float(d.sum()) ** 2, rel=1e-12)
+    assert (w.weight_min, w.weight_max) == (pytest.approx(d.min()), pytest.approx(d.max()))
+
     notes = " ".join(document.warnings)
     assert "designvikt" in notes and "lika fördelning" in notes
     note = next(w for w in document.warnings if getattr(w, "code", "") == "design.applied")
     assert note.params["min_probability"] == pytest.approx(0.25) and note.params["max_probability"] == 1.0
     assert "Kolumnen ”Oviktat” är fördelningen bland de svarande" in notes
-    assert "små grupper väger för tungt i de oviktade siffrorna" in notes  # the report is not weighted here
-    assert "designviktade" not in notes
+    assert document.warnings[0].startswith("Rapporten är inte viktad till befolkningen:")
+    assert "bara designviktade" in document.warnings[0]
+    assert "oviktad" not in notes and "oviktade" not in notes  # nothing claims the estimates are unweighted
+    sv, en = (" ".join(document.methods.paragraphs[lang]) for lang in ("sv", "en"))
+    assert "Resultaten är designviktade men inte viktade till befolkningen" in sv
+    assert "inte viktade:" not in sv and "eftersom svaren inte är viktade" not in sv
+    assert "The results are design-weighted but not weighted to the population" in en
+
+
+def test_the_analyst_report_labels_design_weighted_estimates(analyst, session):
+    survey = make_survey(session, n_invited=400, seed=47)
+    weight_of = _equal_allocation(session, survey)
+    session.commit()
+    frame = response_frame(session, survey).data
+    d = _d(frame, weight_of)
+    yes, answered = (frame["trygg"] == "yes").to_numpy(), frame["trygg"].notna().to_numpy()
+    design_only = float((d * yes).sum() / (d * answered).sum())
+    plain = float(yes.sum() / answered.sum())
+
+    page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
+    assert "Det finns inga befolkningssiffror uppladdade" in page
+    assert "Resultaten är designviktade men inte viktade till befolkningen" in page
+    assert "Resultaten är oviktade." not in page and "rapporten är inte viktad)" not in page
+    assert page.count('<th scope="col" class="num">Designviktat</th>') >= 2  # overall and breakdowns
+    assert "Hela gruppen: designviktat och oviktat resultat (inte viktat till befolkningen)" in page
+    row = re.search(r"Hela gruppen: designviktat.*?<th scope=\"row\">Ja</th>(.*?)</tr>", page, re.S).group(1)
+    cells = re.findall(r'<td class="num">(.*?)</td>', row)
+    assert cells[0] == f"{design_only * 100:.1f}\xa0%".replace(".", ",")  # Designviktat
+    assert cells[3] == f"{plain * 100:.1f}\xa0%".replace(".", ",")  # Oviktat
+
+    make_population(session)
+    session.commit()
+    services.clear_caches()
+    page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
+    assert '<th scope="col" class="num">Designviktat</th>' not in page
+    assert '<th scope="col" class="num">Viktat</th>' in page and "designviktade men inte" not in page
+    assert "Viktningen utgick från urvalets designvikter" in page
+
+
+def test_the_trend_shows_a_design_weighted_point_as_such(analyst, session):
+    survey = make_survey(session, n_invited=300, seed=48)
+    weight_of = _equal_allocation(session, survey)
+    session.commit()
+    frame = response_frame(session, survey).data
+    d = _d(frame, weight_of)
+    yes, answered = (frame["trygg"] == "yes").to_numpy(), frame["trygg"].notna().to_numpy()
+    page = analyst.get(f"/staff/surveys/{survey.id}/report/trend/trygg").get_data(as_text=True)
+    assert "Bara designviktat: Det finns inga befolkningssiffror uppladdade" in page
+    assert f"{float((d * yes).sum() / (d * answered).sum()) * 100:.1f}\xa0%".replace(".", ",") in page
 
 
 def test_raking_starts_from_the_design_weights(session):
@@ -104,6 +153,8 @@ def test_raking_starts_from_the_design_weights(session):
     assert not np.allclose(result.weights, without.weights)  # raking on margins does not undo the design
     # the exports' weights are the same (weight_responses is what they call)
     assert np.allclose(weight_responses(session, survey, ReportSettings()).result.weights, result.weights)
+    assert document.weighting.design_weights
+    assert "Viktningen utgick från urvalets designvikter" in " ".join(document.methods.paragraphs["sv"])
 
 
 def test_the_r_indicator_uses_the_design_weights_of_the_invitation_strata(session):
