@@ -5,8 +5,9 @@ all render :class:`Presentation`, made by :func:`present` from a published versi
 in one language. Only what suppression left is here: hidden values are ``None`` with
 ``hidden`` set, the breakdowns are the fixed ones (district, gender, age band), and
 free text appears only as the analyst approved it. Figures are the *weighted* ones
-(equal to the unweighted ones when the survey could not be weighted; the methods
-text says so).
+(weighted to the population; or, when that could not be done for an equal-allocation
+sample, weighted by the design weights 1/π alone; or equal to the unweighted ones; the
+weighting sentence and the methods text say which).
 
 Every text taken from the document is a :class:`Text`: a string that knows the
 language it is actually in. A survey without texts in the reader's language shows
@@ -50,6 +51,8 @@ VARIABLE_NAMES = {"gender": _l("kön"), "age_group": _l("åldersgrupp"), "distri
 WEIGHTED_BY = _l("Andelarna är vägda så att svaren motsvarar befolkningen efter %(variables)s.")
 WEIGHTED = _l("Andelarna är vägda så att svaren motsvarar befolkningen.")
 UNWEIGHTED = _l("Andelarna är inte vägda.")
+DESIGN_WEIGHTED = _l("Andelarna är vägda med urvalets designvikter (varje svar väger som 1/sannolikheten att komma "
+                     "med i urvalet, eftersom urvalet tog lika många från varje grupp), men inte till befolkningen.")
 R_INDICATOR_BY = _l("R-indikator: %(r)s (1 betyder att svaren fördelar sig som de inbjudna efter %(variables)s).")
 R_INDICATOR = _l("R-indikator: %(r)s (1 betyder att svaren fördelar sig som de inbjudna).")
 SCALE_TYPES = ("scale", "matrix")  # numeric questions whose answers are points on a scale
@@ -146,11 +149,12 @@ def naming_variables(message: Any, variables: tuple[str, ...], language: str, **
     return Text(_(_msgid(message), **values) if translated else _msgid(message) % values, lang)
 
 
-def weighting_note(weighted: bool, variables: tuple[str, ...], language: str) -> Text:
+def weighting_note(weighted: bool, variables: tuple[str, ...], language: str, *, design_only: bool = False) -> Text:
     """The report's one sentence on weighting, naming exactly the variables used
-    ("… efter kön och åldersgrupp."), or saying the shares are not weighted."""
+    ("… efter kön och åldersgrupp."), or saying the shares are weighted by the design
+    weights alone (``design_only``), or not weighted."""
     if not weighted:
-        return catalog_text(UNWEIGHTED, language)
+        return catalog_text(DESIGN_WEIGHTED if design_only else UNWEIGHTED, language)
     if not variables:
         return catalog_text(WEIGHTED, language)
     return naming_variables(WEIGHTED_BY, variables, language)
@@ -331,6 +335,7 @@ class Presentation:
     k: int
     hidden_values: int
     code_version: str
+    design_weighted: bool = False  # not weighted to the population, but by the design weights 1/π alone
 
 
 def document_of(report: Any) -> ReportDocument:
@@ -359,7 +364,7 @@ def present(report: Any, language: str) -> Presentation:
         weighted=weighting.status == "weighted", weighting_reason=weighting.reason,
         weighting_variables=weighting_variables(weighting.variables),
         weighting_note=weighting_note(weighting.status == "weighted", weighting_variables(weighting.variables),
-                                      language),
+                                      language, design_only=weighting.status == "design_weighted"),
         r_indicator_note=r_indicator_note(rindicator.r if rindicator else None,
                                           weighting_variables(rindicator.variables if rindicator else ()), language),
         design_effect=weighting.design_effect, effective_n=weighting.effective_n, targets=targets,
@@ -369,7 +374,7 @@ def present(report: Any, language: str) -> Presentation:
         free_text=[FreeTextGroup(text_in(group.text, language), list(group.answers)) for group in document.free_text],
         k=int(suppression.get("k", report.suppression_min_n)),
         hidden_values=int(suppression.get("hidden_values", 0)),
-        code_version=report.code_version,
+        code_version=report.code_version, design_weighted=weighting.status == "design_weighted",
     )
 
 
