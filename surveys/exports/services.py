@@ -147,7 +147,7 @@ def export_table(session: Session, survey: Survey, *, language: str = "sv", now:
     ]
     table = build_table(defn, records, title=text_in(defn.title, language),
                         weights=weighting.weights, district_names=district_names(session), notes=notes,
-                        language=language)
+                        language=language, design_weights=weighting.design_weights)
     uncoded = uncoded_variables(table)
     if uncoded:  # say exactly which variables cannot tell skipped from not shown
         at = len(notes) - 1  # after the missing codes' note

@@ -397,7 +397,7 @@ def _text(value: Any) -> str:
 # --------------------------------------------------------------------------- building
 
 
-BACKGROUND = ("lopnr", "kon", "aldersgrupp", "omrade", "omrade_namn", "sprak", "svarsdag", "vikt")
+BACKGROUND = ("lopnr", "kon", "aldersgrupp", "omrade", "omrade_namn", "sprak", "svarsdag", "vikt", "designvikt")
 
 
 def build_table(
@@ -409,11 +409,14 @@ def build_table(
     district_names: Mapping[str, str] | None = None,
     notes: Iterable[str] = (),
     language: str = "sv",
+    design_weights: Mapping[str, float] | None = None,
 ) -> ExportTable:
     """The export table of ``records`` (ordered by their random ``sort_key``).
 
     ``weights`` maps a record's ``sort_key`` to its weight; ``None`` leaves out the
-    ``vikt`` variable (an unweighted export). ``language`` chooses the labels' language
+    ``vikt`` variable (not weighted to the population). ``design_weights`` (the same keys)
+    are the design weights 1/π of an equal-allocation sample, as ``designvikt``; ``None``
+    leaves it out. ``language`` chooses the labels' language
     (Swedish when a text is missing in it).
     """
     records = sorted(records, key=lambda record: record.sort_key)
@@ -443,6 +446,10 @@ def build_table(
         values = [float(weights.get(record.sort_key, math.nan)) for record in records]
         background.append((Variable("vikt", str(_l("Vikt")), "weight", "scale",
                                     note=str(_l("Se viktningen i kodboken."))), values))
+    if design_weights is not None:
+        values = [float(design_weights.get(record.sort_key, math.nan)) for record in records]
+        background.append((Variable("designvikt", str(_l("Designvikt (1/sannolikheten att komma med i urvalet)")),
+                                    "weight", "scale", note=str(_l("Se viktningen i kodboken."))), values))
 
     columns: dict[str, Any] = {}
     for variable, values in background:

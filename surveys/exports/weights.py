@@ -5,6 +5,12 @@ settings; the export must carry the very same weights. Its ``weight_responses`` 
 only the respondents' gender, age band and district from the frame it is given, so the
 export hands it a frame made of its own records — in the records' order — and gets
 weights that line up with them row by row, without a second weighting code path.
+
+An equal-allocation sample also gives each respondent a design weight 1/π
+(:func:`surveys.results.services.design_weights`): the export carries it as
+``designvikt`` whenever it exists, beside ``vikt`` (calibrated to the population) when
+the report can weight, and alone when it cannot (then the report's estimates are
+design-weighted, and the codebook says so).
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from surveys.results import services as results
 
 @dataclass(frozen=True)
 class ExportWeighting:
-    """Weights keyed by record (``None``: unweighted) and the codebook's notes on them."""
+    """Weights keyed by record (``None``: not weighted to the population), design weights
+    1/π keyed by record (``None``: the sample has none) and the codebook's notes on them."""
 
     weights: dict[str, float] | None
     notes: tuple[str, ...]
     settings: dict[str, Any]
+    design_weights: dict[str, float] | None = None
 
 
 def weighting_frame(records: Sequence[ResponseRecord]) -> pd.DataFrame:
@@ -49,13 +57,33 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
     """The report's weights for ``records`` (with the survey's saved settings), or why none."""
     settings = results.settings_for(session, survey)
     frame = results.ResponseFrame(weighting_frame(records), [], [], {})
-    weighting = results.weight_responses(session, survey, settings, frame=frame)
+    design = results.design_weights(session, survey, frame.data)
+    weighting = results.weight_responses(session, survey, settings, frame=frame, design=design)
     settings_note = _settings_note(settings)
+    by_design = None
+    # Why an equal-allocation sample has no design weights (the note of one that has them is the report's).
+    design_notes: list[str] = [note_text(design.note)] if design.note and not design.applied else []
+    if design.applied:
+        d = np.asarray(design.weights, dtype=float)
+        by_design = {record.sort_key: float(w) for record, w in zip(records, d, strict=True)}
+        deff = float(len(d) * np.sum(d ** 2) / np.sum(d) ** 2)
+        design_notes.append(_(
+            "designvikt = urvalets designvikt, 1/sannolikheten att komma med i urvalet (urvalet drogs med lika "
+            "många per grupp kön × åldersgrupp × område): hur många panelmedlemmar i gruppen varje inbjuden står "
+            "för. Designvikterna från %(low)s till %(high)s, designeffekt (Kish) %(deff)s, effektivt antal svar "
+            "%(neff)s.", low=format_number(d.min(), 2), high=format_number(d.max(), 2),
+            deff=format_number(deff, 3), neff=format_number(len(d) / deff, 1)))
     if weighting.result is None:
-        notes = [_("Ovägd export: variabeln vikt finns inte i filen, eftersom rapporten inte kan vikta svaren."),
-                 _("Skäl: %(reason)s", reason=weighting.reason), settings_note,
-                 *(note_text(w) for w in weighting.warnings)]
-        return ExportWeighting(None, tuple(notes), settings.to_dict())
+        if by_design is not None:
+            notes = [_("Designviktad export: variabeln vikt (viktning till befolkningen) finns inte i filen, "
+                       "eftersom rapporten inte kan vikta svaren till befolkningen. Rapportens skattningar "
+                       "(”Designviktat”) är viktade med variabeln designvikt ensam; vikta med den för samma "
+                       "siffror.")]
+        else:
+            notes = [_("Ovägd export: variabeln vikt finns inte i filen, eftersom rapporten inte kan vikta svaren.")]
+        notes += [_("Skäl: %(reason)s", reason=weighting.reason), settings_note, *design_notes,
+                  *(note_text(w) for w in weighting.warnings)]
+        return ExportWeighting(None, tuple(notes), settings.to_dict(), by_design)
     result = weighting.result
     weights = np.asarray(result.weights, dtype=float)
     kept = weights[weights > 0]
@@ -63,6 +91,9 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
     notes = [
         _("Vikterna är desamma som i enkätens rapport: vikt = hur många invånare svaret står för "
           "(summan av vikterna är befolkningens storlek)."),
+        *([_("vikt är kalibrerad till befolkningen med designvikt som utgångsvikt; använd vikt för "
+             "skattningar av befolkningen, som rapporten.")] if by_design is not None else []),
+        *design_notes,
         settings_note,
         _("Viktat till marginalerna: %(margins)s.", margins=", ".join(variable_name(" × ".join(m))
                                                                       for m in weighting.margins)),
@@ -83,7 +114,7 @@ def weighting_for(session: Session, survey: Survey, records: Sequence[ResponseRe
         notes.append(_("Trimning: %(n)s vikter trimmades.", n=int(result.trimming.n_trimmed)))
     notes.extend(note_text(w) for w in weighting.warnings)
     by_record = {record.sort_key: float(weight) for record, weight in zip(records, weights, strict=True)}
-    return ExportWeighting(by_record, tuple(notes), settings.to_dict())
+    return ExportWeighting(by_record, tuple(notes), settings.to_dict(), by_design)
 
 
 def _settings_note(settings: results.ReportSettings) -> str:
