@@ -1,10 +1,11 @@
 import inspect
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, StopValidation
 from wtforms.widgets import TextInput
 
 from analysis.recruitment import plan_recruitment
@@ -30,7 +31,14 @@ class SwedishDecimalField(DecimalField):
                 finite = True  # not a number at all: DecimalField says so
             # "nan" and "inf" are Decimals, but not numbers anyone means (and NaN cannot be compared)
             valuelist = [text if finite else "?"]
-        super().process_formdata(valuelist)
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:  # one message of our own, instead of WTForms' generic one
+            raise ValueError(_("Skriv ett tal, till exempel 2 eller 2,5.")) from error
+
+    def pre_validate(self, form):
+        if self.process_errors:  # not a number: the range check would only say so again
+            raise StopValidation()
 
     def _value(self):
         if self.raw_data:

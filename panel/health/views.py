@@ -117,5 +117,5 @@ def draw_request():
         return render_template("health/planner.html", form=form, plan=None, problem=problem, labels=LABELS,
                                wave_form=None, has_population=True), 400
     body = services.draw_request_csv(plan, dict(services.panel_district_names(db.session)))
-    return Response(body, mimetype="text/csv; charset=utf-8",
+    return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename=urvalsbestallning-{plan.year}.csv"})

@@ -90,7 +90,7 @@ def test_planner_page_draw_request_and_prefilled_wave_form(client, session):
     assert len(table) - 1 == len(plan.strata)
     assert 'action="/staff/recruitment/new"' in page and "Rekrytering enligt plan" in page
     download = client.get("/staff/health/planner/draw-request.csv?tolerance=3&prior_rate=12")
-    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.status_code == 200 and download.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in download.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
     assert sum(int(r["antal_att_dra"]) for r in rows) == plan.invitations
@@ -109,7 +109,10 @@ def test_bad_planner_settings_are_a_form_error_not_a_500(client, session):
     session.commit()
     response = client.get("/staff/health/planner?tolerance=abc&new_members=-3")
     assert response.status_code == 400
-    assert "Det finns fel i formuläret" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Det finns fel i formuläret" in page
+    assert page.count("Skriv ett tal, till exempel 2 eller 2,5.") == 2  # summary and field, once each
+    assert "Skriv ett tal mellan 0 och 50" not in page and "decimaltal" not in page  # not a second, generic error
     assert client.get("/staff/health/planner/draw-request.csv?tolerance=abc").status_code == 400
     impossible = client.get("/staff/health/planner?tolerance=0&new_members=100000&prior_rate=1")
     assert impossible.status_code == 200
@@ -164,7 +167,9 @@ def test_planner_refuses_rates_out_of_range_in_swedish(client, session, query):
     response = client.get("/staff/health/planner?" + query)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Skriv en procentsats från 0,01 till 100." in page or "Skriv ett tal mellan 0 och 50." in page
+    assert any(message in page for message in ("Skriv en procentsats från 0,01 till 100.",
+                                               "Skriv ett tal mellan 0 och 50.",
+                                               "Skriv ett tal, till exempel 2 eller 2,5."))  # not a number at all
 
 
 def test_planner_hint_says_the_assumed_rate_weighs_in_for_every_group(client, session):

@@ -11,7 +11,7 @@ from tests.panel.recruitment.helpers import make_wave
 def test_merge_file_opens_in_swedish_excel(analyst_client, app, session, districts):
     wave = make_wave(app, session, reply_by=date(2027, 3, 31))
     response = analyst_client.get(f"/staff/recruitment/{wave.id}/letters.csv")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == f'attachment; filename="brev-{wave.id}.csv"'
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_data()
