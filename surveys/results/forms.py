@@ -68,8 +68,11 @@ def decimal(low: float, high: float, message):
     return validate
 
 
-def parse_collapse(text: str) -> dict[str, list[list[str]]]:
-    """``age_group: 65-74 + 75+`` per line → ``{"age_group": [["65-74", "75+"]]}``; ValueError in Swedish."""
+def parse_collapse(text: str, known: dict[str, list[str]] | None = None) -> dict[str, list[list[str]]]:
+    """``age_group: 65-74 + 75+`` per line → ``{"age_group": [["65-74", "75+"]]}``; ValueError in Swedish.
+
+    ``known``: the groups each variable has (when given, any other group is refused).
+    """
     rules: dict[str, list[list[str]]] = {}
     for number, line in enumerate((text or "").splitlines(), 1):
         line = line.strip()
@@ -85,6 +88,11 @@ def parse_collapse(text: str) -> dict[str, list[list[str]]]:
             raise ValueError(_l("Rad %(n)s: skriv minst två grupper att slå ihop, åtskilda med ” + ” (plus med mellanslag runt).", n=number))
         if len(set(categories)) != len(categories):
             raise ValueError(_l("Rad %(n)s: samma grupp står två gånger.", n=number))
+        unknown = [c for c in categories if known is not None and c not in known.get(variable, ())]
+        if unknown:
+            raise ValueError(_l("Rad %(n)s: %(unknown)s finns inte bland grupperna i %(variable)s, som är: %(known)s.",
+                                n=number, unknown=", ".join(f"”{c}”" for c in unknown), variable=variable,
+                                known=", ".join(known.get(variable, ())) or "–"))
         taken = {c for group in rules.get(variable, []) for c in group}
         if taken & set(categories):
             raise ValueError(_l("Rad %(n)s: en grupp kan bara slås ihop en gång.", n=number))
@@ -141,9 +149,12 @@ class SettingsForm(FlaskForm):
                        "en annan envalsfråga, till exempel ”trygg × age_group”. Lämna tomt för standardvalet."),
         render_kw={"rows": 4})
 
+    #: The groups of each variable that can be merged (set by the view; None: not checked).
+    known_groups: dict[str, list[str]] | None = None
+
     def validate_collapse(self, field) -> None:
         try:
-            field.parsed = parse_collapse(field.data or "")
+            field.parsed = parse_collapse(field.data or "", self.known_groups)
         except ValueError as error:
             raise StopValidation(str(error)) from None
 

@@ -27,7 +27,9 @@ from panel.charts import format_number, format_percent, number_locale
 from panel.accounts.access import role_required
 from panel.extensions import db
 from panel.health.messages import r_indicator_note
-from panel.models import PopulationDataset
+from analysis.targets import DEFAULT_AGE_BANDS
+from panel.models import District, PopulationDataset
+from panel.models.member import Gender
 from panel.population.services import population_in_use
 from surveys.models import Survey
 from surveys.results import document as doc
@@ -277,6 +279,8 @@ def _form(survey: Survey) -> SettingsForm:
                else _("De som används nu (inga är uppladdade än)"))
     form.population_dataset.choices = [SelectChoice("", default)] + [
         SelectChoice(str(i), f"{name} ({date})" if date else name) for i, name, date in datasets]
+    form.known_groups = {"gender": [g.value for g in Gender], "age_group": list(DEFAULT_AGE_BANDS.labels),
+                         "district": list(db.session.scalars(select(District.code).order_by(District.code)))}
     return form
 
 
