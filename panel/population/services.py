@@ -416,6 +416,18 @@ def _age_problems(table: PopulationTable) -> list[FitProblem]:
         spans = [(int(age), None if table.open_age is not None and int(age) == table.open_age else int(age))
                  for age, value in margin.items() if value > 0]
     elif "age_group" in table.dims:
+        try:  # wide groups (10-19) or groups that cut the panel's bands cannot be used
+            table.with_age_bands(DEFAULT_AGE_BANDS)
+        except ValueError as error:
+            groups = [str(label) for label in table.margin("age_group").index]
+            return [FitProblem(
+                "age_bands", True, _("filens åldersgrupper passar inte panelens"),
+                _("Filens åldersgrupper (%(groups)s) kan inte delas upp i panelens åldersgrupper (%(bands)s): "
+                  "panelen skulle inte kunna jämföras eller viktas per åldersgrupp, och de unga i panelen skulle "
+                  "ställas mot en grupp som också har barn.",
+                  groups=", ".join(groups[:6]) + (" …" if len(groups) > 6 else ""),
+                  bands=", ".join(DEFAULT_AGE_BANDS.labels)),
+                _("Ta ut tabellen efter ålder (ettårsklasser) och kön."), str(error))]
         spans = []
         for label, value in table.margin("age_group").items():
             found = age_range_of(None, str(label))
@@ -423,7 +435,7 @@ def _age_problems(table: PopulationTable) -> list[FitProblem]:
                 spans.append(found)
     else:
         return [FitProblem(
-            "no_age", False, _("filen saknar ålder"),
+            "no_age", True, _("filen saknar ålder"),
             _("Filen har inga åldrar: siffrorna gäller alla åldrar, också barn, och panelen kan inte jämföras "
               "per åldersgrupp."),
             _("Ta ut tabellen efter ålder (ettårsklasser) och kön."))]

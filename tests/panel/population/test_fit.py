@@ -121,9 +121,15 @@ def test_gotland_county_is_gotland_and_a_county_file_with_the_municipality_code_
     assert "Regionen 0980 finns inte i filen." in page and "skriv länets kod 09" in page
 
     pending, page = preview(client, "TAB6471_data.json", region="09", period="2026M01")
-    assert 'id="problems"' not in page and 'name="accept"' not in page
     assert "Skillnader mot SCB:s totaler" in page  # cell-key noise: its own heading, collapsed
-    assert confirm(client, pending).status_code == 302
+    # The county is Gotland; what does not fit is the file's ten-year age groups.
+    box = plain(problems_box(page))
+    assert "Regionen" not in box and "inte Gotland" not in box
+    assert "Filens åldersgrupper (0-9, 10-19, 20-29" in box and "kan inte delas upp i panelens åldersgrupper " \
+        "(16-24, 25-34" in box
+    assert "Ta ut tabellen efter ålder (ettårsklasser) och kön." in box
+    assert confirm(client, pending).status_code == 400 and stored(session) == 0
+    assert confirm(client, pending, accept=True).status_code == 302
 
 
 @needs_samples
