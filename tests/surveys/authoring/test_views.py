@@ -94,6 +94,10 @@ def test_import_a_yaml_file(analyst, session, example_text, example):
     survey = session.scalars(select(Survey)).one()
     assert survey.title == "Trygghet och service i kommunen"  # the Swedish title when none is given
     assert survey.definition == definition_to_dict(example)
+    page = analyst.get(f"{BASE}/{survey.id}").get_data(as_text=True)
+    # Conditions name the answer by its label as well as its code.
+    assert "Sidan visas bara när svaret på bibliotek är ”Ja” (yes)." in page
+    assert "visas bara när svaret på transport är ”Buss” (buss)" in page
 
 
 def test_import_pasted_json(analyst, session, example):
