@@ -1011,16 +1011,23 @@ def _crosstab(data: pd.DataFrame, design: SurveyDesign, row: AnalysedQuestion,
     except ValueError as error:
         return replace(base, reason=f"Korstabellen kan inte beräknas: {error}")
     f = doc.finite
-    row_levels = [str(v) for v in table.counts.index]
-    col_levels = [str(v) for v in table.counts.columns]
-    cells = []
-    for i, r in enumerate(table.counts.index):
-        for j, c in enumerate(table.counts.columns):
-            cells.append(doc.CrossTabCell(
-                row_levels[i], col_levels[j], f(table.counts.iat[i, j]), f(table.proportions.iat[i, j]),
-                f(table.column_shares.iat[i, j]), int(table.unweighted.iat[i, j])))
     rows_by_value = {c.value: c for c in row.categories}
     cols_by_value = {c.value: c for c in column_categories}
+
+    def in_order(levels, by_value: dict) -> list[tuple[int, str]]:
+        """(position in the table, value), in the question's (or variable's) order, as its other tables."""
+        rank = {value: i for i, value in enumerate(by_value)}
+        values = [str(v) for v in levels]
+        return sorted(enumerate(values), key=lambda iv: rank.get(iv[1], len(rank)))  # stable: others keep theirs
+
+    row_order, col_order = in_order(table.counts.index, rows_by_value), in_order(table.counts.columns, cols_by_value)
+    row_levels, col_levels = [v for _i, v in row_order], [v for _j, v in col_order]
+    cells = []
+    for i, r in row_order:
+        for j, c in col_order:
+            cells.append(doc.CrossTabCell(
+                r, c, f(table.counts.iat[i, j]), f(table.proportions.iat[i, j]),
+                f(table.column_shares.iat[i, j]), int(table.unweighted.iat[i, j])))
     test = table.test
     return replace(
         base,

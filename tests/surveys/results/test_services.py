@@ -91,6 +91,13 @@ def test_weighted_figures_equal_the_analysis_package_for_the_same_frame_and_targ
     direct = weighted_crosstab(frame["trygg"], frame["age_group"], result.design)
     assert crosstab.test.statistic == pytest.approx(direct.test.statistic, rel=1e-12)
     assert crosstab.test.p_value == pytest.approx(direct.test.p_value, rel=1e-9)
+    # rows and columns in the question's and the bands' order (as every other table), not by code
+    assert [c.value for c in crosstab.rows] == ["yes", "no"]
+    assert [c.value for c in crosstab.columns] == sorted(direct.counts.columns, key=str)  # "16-24" < "25-34" < …
+    for row_value in ("yes", "no"):
+        for column_value in direct.counts.columns:
+            assert crosstab.cell(row_value, str(column_value)).weighted_count == pytest.approx(
+                direct.counts.loc[row_value, column_value], rel=1e-12)
     assert document.representativeness.r_indicator is not None
     _json_is_finite(document)
 
