@@ -89,7 +89,7 @@ def show(survey_id: int):
                  schedule=ScheduleForm(data={"closes_at": as_local_input(survey.closes_at),
                                              "reminder_after_days": str(settings.reminder_after_days),
                                              "max_reminders": str(settings.max_reminders)}),
-                 button=ButtonForm())
+                 button=ButtonForm(), retain_days=current_app.config["PANEL_RETAIN_SENT_MAIL_DAYS"])
 
 
 @bp.route("/target", methods=["GET", "POST"])

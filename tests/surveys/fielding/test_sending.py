@@ -6,7 +6,7 @@ import hashlib
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from panel.db import utcnow
 from panel.models import Member, OutboxMessage
@@ -75,7 +75,7 @@ def test_sending_freezes_the_structure_opens_the_survey_and_records_who_was_left
     assert session.get(SurveyFielding, survey.id).excluded == {"paused": 1, "unsubscribed": 2}
     status, html = page(analyst, f"{base(survey.id)}/")
     assert status == 200
-    assert "Har pausat: 1" in html and "3</strong> inbjudningar" in html and "väntar i kön" in html
+    assert "Har pausat: 1" in html and "3</strong> inbjudna" in html and "mejl väntar i kön" in html
 
 
 def test_a_second_send_is_refused_and_writes_nothing(analyst, session, example_text):
@@ -147,7 +147,17 @@ def test_the_progress_page_counts_sent_emails_from_the_outbox(app, analyst, sess
     progress = services.mail_progress(session, session.get(Survey, survey.id))
     assert (progress.sent, progress.failed, progress.queued) == (2, 1, 0)
     status, html = page(analyst, f"{base(survey.id)}/")
-    assert "2</strong> skickade" in html and "1</strong> gick inte att skicka" in html
+    assert "3</strong> inbjudna" in html
+    assert "2</strong> mejl skickade" in html and "1</strong> mejl gick inte att skicka" in html
+    assert "öppnade, när inbjudningarna skickades" in html  # no opening time was set: it opened when sent
+    assert "färre än de inbjudna" not in html
+
+    # Closed before the queue was empty: the unsent mail is dropped, the invited are still counted.
+    session.execute(delete(OutboxMessage))
+    session.commit()
+    status, html = page(analyst, f"{base(survey.id)}/")
+    assert "3</strong> inbjudna" in html and "0</strong> mejl skickade" in html
+    assert "de blir färre än de inbjudna när skickade mejl har raderats (efter 30 dagar)" in html
 
 
 def _email_of(session, survey_id):
