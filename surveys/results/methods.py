@@ -269,12 +269,12 @@ def _estimates(document: ReportDocument, lang: str) -> str:
     if lang == "sv":
         return ("Andelar redovisas med 95\u00a0% konfidensintervall (logit-metoden; för andelar på 0 eller 100\u00a0% "
                 "Korn och Graubards Clopper–Pearson-intervall med vikternas effektiva urvalsstorlek) och medelvärden "
-                "med normalapproximation. Standardfelen tar hänsyn till viktningen (linjärisering, samma metod som R:s "
+                "med normalapproximation, avkortade vid svarsskalans gränser. Standardfelen tar hänsyn till viktningen (linjärisering, samma metod som R:s "
                 "paket survey). Designeffekten per skattning jämför variansen med ett obundet slumpmässigt urval "
                 "av samma storlek. Svaret ”vet ej” räknas inte in i medelvärden utan redovisas för sig.")
     return ("Shares are shown with 95% confidence intervals (logit method; for shares of 0 or 100%, Korn and "
             "Graubard's Clopper–Pearson interval with the effective sample size of the weights) and means with the "
-            "normal approximation. Standard errors take the weighting into account (linearization, the same method as "
+            "normal approximation, cut at the ends of the answer scale. Standard errors take the weighting into account (linearization, the same method as "
             "R's survey package). The design effect of each estimate compares its variance with a simple random "
             "sample of the same size. “Don't know” answers are left out of means and shown separately.")
 

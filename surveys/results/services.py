@@ -997,6 +997,22 @@ def _estimates(data: pd.DataFrame, designs: Mapping[str, tuple[SurveyDesign, boo
     return {name: _rows(report, labels) for name, report in reports.items()}
 
 
+def _within_scale(rows: Sequence[doc.ResultRow], question: AnalysedQuestion) -> tuple[doc.ResultRow, ...]:
+    """A mean's interval (normal approximation) cut at the answers' possible range (a 1–5
+    scale, a number question's min and max): 4.82 (4.54–5.10) on a 1–5 scale is 4.82
+    (4.54–5.00). Shares' intervals stay within 0–100 % by their method."""
+    low, high = question.scale_min, question.scale_max
+    if question.kind != "numeric" or (low is None and high is None):
+        return tuple(rows)
+    out = []
+    for row in rows:
+        ci_low = float(low) if row.ci_low is not None and low is not None and row.ci_low < low else row.ci_low
+        ci_high = float(high) if row.ci_high is not None and high is not None and row.ci_high > high else row.ci_high
+        out.append(row if (ci_low, ci_high) == (row.ci_low, row.ci_high) else replace(row, ci_low=ci_low,
+                                                                                      ci_high=ci_high))
+    return tuple(out)
+
+
 def _crosstab(data: pd.DataFrame, design: SurveyDesign, row: AnalysedQuestion,
               column: AnalysedQuestion | str, labels: Mapping[str, Mapping[str, doc.Texts]]) -> doc.CrossTabResult:
     if isinstance(column, str):
@@ -1362,7 +1378,8 @@ def build_report(session: Session, survey: Survey, *, settings: ReportSettings |
             key=aq.key, stable_key=aq.stable_key, question_type=aq.question_type, kind=aq.kind, text=aq.text,
             categories=aq.categories if aq.kind != "numeric" else (), item_text=aq.item_text,
             scale_min=aq.scale_min, scale_max=aq.scale_max,
-            weighted=tuple(weighted_rows.get(aq.key, ())), unweighted=tuple(unweighted_rows.get(aq.key, ())),
+            weighted=_within_scale(weighted_rows.get(aq.key, ()), aq),
+            unweighted=_within_scale(unweighted_rows.get(aq.key, ()), aq),
             dont_know=tuple(weighted_rows.get(dk_key, ())), answered=answered, shown=frame.shown.get(aq.key, 0),
             reason="" if len(data) else "Enkäten har inga svar ännu.",
         ))

@@ -275,3 +275,30 @@ def test_report_weights_to_the_figures_the_analyst_marked_in_use(session):
     assert build_report(session, survey, settings=settings).weighting.targets.name == "Senare uppladdad"
     use_population(session, chosen, staff_id=None)
     assert build_report(session, survey, settings=settings).weighting.targets.dataset_id == chosen.id
+
+
+def test_a_means_interval_is_cut_at_the_ends_of_its_scale(session):
+    """The normal approximation can reach past a 1-5 scale (or a number question's 0-100) in a
+    small group; the reported interval stops at the scale's ends, the estimate and SE stay."""
+    survey = make_survey(session, n_invited=120, seed=3)
+    make_population(session)
+    document = build_report(session, survey, settings=ReportSettings(margins=(("gender",), ("age_group",))))
+    plain = build_report(session, survey, settings=ReportSettings(enabled=False))
+    bounds = {"betyg": (1, 5), "nojd.parker": (1, 5), "nojd.gator": (1, 5), "antal": (0, 100)}
+    cut = 0
+    for key, (low, high) in bounds.items():
+        for report in (document, plain):
+            question = report.question(key)
+            for row in question.weighted + question.unweighted:
+                if row.ci_low is None:
+                    continue
+                assert low <= row.ci_low <= row.estimate <= row.ci_high <= high, (key, row)
+                cut += row.ci_low == low or row.ci_high == high
+    assert cut > 0, "the seed gives small groups whose normal interval passes a scale end"
+
+    from surveys.results.services import AnalysedQuestion, _within_scale
+    from surveys.results.document import ResultRow
+
+    row = ResultRow("mean", "district", "x", {"sv": "x"}, 4.82, 0.14, 4.54, 5.10, "wald", None, 1.0, 9, 9, 9.0)
+    scale = AnalysedQuestion("b", "b", "scale", "numeric", {"sv": "b"}, (), ("b",), scale_min=1, scale_max=5)
+    assert _within_scale([row], scale)[0].ci_high == 5.0 and _within_scale([row], scale)[0].se == 0.14
