@@ -17,6 +17,7 @@ from babel.numbers import format_scientific
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -135,6 +136,31 @@ def _cells(variables: Iterable[str], cells: Iterable[Any], labels: Mapping[str, 
         parts = cell if isinstance(cell, tuple) else (cell,)
         shown.append("”" + ", ".join(_category(v, p, labels) for v, p in zip(variables, parts)) + "”")
     return ", ".join(shown) + (" …" if len(cells) > limit else "")
+
+
+# Why an estimate has no value or no interval (``analysis.estimates``' flag codes), in the reader's words.
+ESTIMATE_REASONS = {
+    "empty_domain": _l("inga svarande i gruppen"),
+    "no_answers": _l("ingen i gruppen besvarade frågan (med en vikt över noll)"),
+    "nonpositive_weight": _l("vikterna för dem som svarade summerar till noll eller mindre"),
+    "single_answer": _l("bara ett svar: medelfelet kan inte skattas"),
+    "zero_variance": _l("alla svar är lika: medelfelet är 0 och det finns inget intervall"),
+    "boundary_share": _l("alla svar är lika (andelen 0 % eller 100 %): intervallet är Korn och Graubards "
+                         "Clopper–Pearson-intervall med vikternas effektiva antal svar (Kish)"),
+    "deff_undefined": _l("vikterna summerar till högst antalet svar, så designeffekten kan inte räknas ut"),
+    "too_few_rows": _l("färre än två svarande: ingen varians kan skattas"),
+    "calibrated": _l("viktningen bestämmer skattningen (den är ett viktningsmål), så medelfelet är 0"),
+}
+
+
+@bp.app_template_filter("estimate_reason")
+def estimate_reason(row: doc.ResultRow) -> str:
+    """Why ``row`` has no estimate or interval, from its flag codes (the stored English text
+    for a code this version does not know)."""
+    codes = [code for code in (row.flag or "").split(";") if code]
+    if codes and all(code in ESTIMATE_REASONS for code in codes):
+        return "; ".join(str(ESTIMATE_REASONS[code]) for code in codes)
+    return row.reason
 
 
 @bp.app_template_filter("note")

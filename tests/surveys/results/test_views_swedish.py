@@ -107,3 +107,22 @@ def test_every_kind_of_weighting_finding_is_said_in_swedish_with_labels(app):
     assert "åldersgrupp" in texts["weighting.collapsed"] and "”16–24 år”, ”25-34”" in texts["weighting.collapsed"]
     assert texts["weighting.tiny_cell"].startswith("Marginalen kön × åldersgrupp: ")
     assert "1 grupp har färre än 5 svarande (”Man, 45-54”)" in texts["weighting.tiny_cell"]
+
+
+def test_why_an_estimate_is_missing_is_said_in_the_page_language(app):
+    from flask import render_template_string
+
+    row = doc.ResultRow("ja", "district", "0980R003", {"sv": "Slite"}, None, None, None, None, "logit", None, None,
+                        0, 0, None, flag="no_answers",
+                        reason="nobody in this domain answered (with a non-zero weight)")
+    template = "{% from 'results/_macros.html' import estimate_cell %}{{ estimate_cell(row, 'share') }}"
+    with app.test_request_context("/"):
+        swedish = render_template_string(template, row=row)
+    assert "ingen i gruppen besvarade frågan (med en vikt över noll)" in swedish and "nobody" not in swedish
+    with app.test_request_context("/?lang=en"):
+        english = render_template_string(template, row=row)
+    assert "nobody in the group answered the question (with a weight above zero)" in english
+    unknown = doc.ResultRow("ja", "district", "x", {"sv": "x"}, None, None, None, None, "logit", None, None, 0, 0,
+                            None, flag="some_future_code", reason="a reason from a newer version")
+    with app.test_request_context("/"):
+        assert "a reason from a newer version" in render_template_string(template, row=unknown)
