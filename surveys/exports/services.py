@@ -3,7 +3,8 @@
 Services take a Session and never commit (the view owns the transaction).
 
 What an export holds, and what it never holds: one row per stored response with the
-snapshot of gender, age band and district taken at answer time, the day it was
+snapshot of gender and district taken at answer time and the age band of the year the
+invitation was sent, the day it was
 submitted, the language, every answer (coded as :mod:`surveys.exports.table` explains)
 and the weight. Never the member's name, email, member id, invitation id, link token or
 the response's database id — not in identified surveys either: an identified survey
@@ -161,8 +162,8 @@ def export_table(session: Session, survey: Survey, *, language: str = "sv", now:
 def _privacy_note(survey: Survey) -> str:
     mode = _("anonym") if survey.anonymous else _("identifierad")
     return _("Inga direkta personuppgifter: filen har inga namn, e-postadresser, medlems- eller "
-             "inbjudningsnummer, länkar eller svarens id i databasen, bara kön, åldersgrupp och område vid "
-             "svarstillfället. Enkäten är %(mode)s; även för identifierade enkäter exporteras ingen identitet.",
+             "inbjudningsnummer, länkar eller svarens id i databasen, bara kön och område vid svarstillfället "
+             "och åldersgrupp det år inbjudan skickades. Enkäten är %(mode)s; även för identifierade enkäter exporteras ingen identitet.",
              mode=mode)
 
 

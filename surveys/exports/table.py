@@ -431,7 +431,7 @@ def build_table(
          [float(number) for number in range(1, len(records) + 1)]),
         (Variable("kon", str(_l("Kön (vid svarstillfället)")), "background", "nominal"),
          [record.gender for record in records]),
-        (Variable("aldersgrupp", str(_l("Åldersgrupp (vid svarstillfället)")), "background", "ordinal"),
+        (Variable("aldersgrupp", str(_l("Åldersgrupp (det år inbjudan skickades)")), "background", "ordinal"),
          [record.age_group for record in records]),
         (Variable("omrade", str(_l("Område, kod (vid svarstillfället)")), "background", "nominal"),
          [record.district_code for record in records]),

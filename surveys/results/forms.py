@@ -117,7 +117,9 @@ def parse_crosstabs(text: str) -> list[tuple[str, str]]:
 
 
 class SettingsForm(FlaskForm):
-    enabled = BooleanField(_l("Vikta svaren till befolkningen"), default=True)
+    enabled = BooleanField(_l("Vikta svaren till befolkningen"), default=True, description=_l(
+        "Utan viktning är siffrorna oviktade, utom när urvalet drogs med lika många per grupp: då är de "
+        "designviktade (varje svar väger som 1/sannolikheten att komma med i urvalet)."))
     method = RadioField(_l("Viktningsmetod"), choices=METHOD_CHOICES, default="rake",
                         validators=[InputRequired(CHOOSE_ONE)], invalid_choice_message=CHOOSE_ONE)
     margins = MultiCheckboxField(

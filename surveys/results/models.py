@@ -23,7 +23,8 @@ class WeightingSettings(Base):
     __tablename__ = "survey_weighting_settings"
 
     survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"), primary_key=True)
-    # False: report unweighted figures only (the analyst's choice, stated in the report).
+    # False: no weighting to the population (the analyst's choice, stated in the report): the
+    # figures are unweighted, or weighted by the design weights alone for an equal-allocation sample.
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # A method of analysis.weighting.METHODS ("rake", "poststratify", "linear", ...).
     method: Mapped[str] = mapped_column(String(32), default="rake")

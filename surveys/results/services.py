@@ -599,8 +599,9 @@ def design_weights(session: Session, survey: Survey, data: pd.DataFrame) -> Desi
     design was recorded (``SurveyFielding.design`` NULL) have none: they report as before.
 
     π belongs to the stratum at invitation time, but an anonymous response keeps only the
-    snapshot taken when the resident answered, and nothing links it to its invitation
-    (that is what anonymity means). The snapshot is used as the invitation stratum only
+    snapshot taken when the resident answered (gender and district then; the age band of
+    the invitation's year, so New Year moves nobody), and nothing links it to its
+    invitation (that is what anonymity means). The snapshot is used as the invitation stratum only
     when the respondents' snapshot strata are exactly the invitation strata of the
     completed invitations, counted per stratum (then nobody changed group between
     invitation and answer, short of changes that cancel out exactly); otherwise no design
