@@ -145,7 +145,7 @@ ESTIMATE_REASONS = {
     "nonpositive_weight": _l("vikterna för dem som svarade summerar till noll eller mindre"),
     "single_answer": _l("bara ett svar: medelfelet kan inte skattas"),
     "zero_variance": _l("alla svar är lika: medelfelet är 0 och det finns inget intervall"),
-    "boundary_share": _l("alla svar är lika (andelen 0 % eller 100 %): intervallet är Korn och Graubards "
+    "boundary_share": _l("alla svar är lika (andelen är 0 eller 100 procent): intervallet är Korn och Graubards "
                          "Clopper–Pearson-intervall med vikternas effektiva antal svar (Kish)"),
     "deff_undefined": _l("vikterna summerar till högst antalet svar, så designeffekten kan inte räknas ut"),
     "too_few_rows": _l("färre än två svarande: ingen varians kan skattas"),
