@@ -87,15 +87,19 @@ def test_without_weighting_to_the_population_the_estimates_are_design_weighted_a
     assert "The results are design-weighted but not weighted to the population" in en
 
 
+def _yes_shares(session, survey, weight_of) -> tuple[float, float]:
+    """The share answering "yes" to trygg weighted by the design weights alone, and unweighted."""
+    frame = response_frame(session, survey).data
+    d = _d(frame, weight_of)
+    yes, answered = (frame["trygg"] == "yes").to_numpy(), frame["trygg"].notna().to_numpy()
+    return float((d * yes).sum() / (d * answered).sum()), float(yes.sum() / answered.sum())
+
+
 def test_the_analyst_report_labels_design_weighted_estimates(analyst, session):
     survey = make_survey(session, n_invited=400, seed=47)
     weight_of = _equal_allocation(session, survey)
     session.commit()
-    frame = response_frame(session, survey).data
-    d = _d(frame, weight_of)
-    yes, answered = (frame["trygg"] == "yes").to_numpy(), frame["trygg"].notna().to_numpy()
-    design_only = float((d * yes).sum() / (d * answered).sum())
-    plain = float(yes.sum() / answered.sum())
+    design_only, plain = _yes_shares(session, survey, weight_of)
 
     page = analyst.get(f"/staff/surveys/{survey.id}/report").get_data(as_text=True)
     assert "Det finns inga befolkningssiffror uppladdade" in page
@@ -121,12 +125,10 @@ def test_the_trend_shows_a_design_weighted_point_as_such(analyst, session):
     survey = make_survey(session, n_invited=300, seed=48)
     weight_of = _equal_allocation(session, survey)
     session.commit()
-    frame = response_frame(session, survey).data
-    d = _d(frame, weight_of)
-    yes, answered = (frame["trygg"] == "yes").to_numpy(), frame["trygg"].notna().to_numpy()
+    design_only, _plain = _yes_shares(session, survey, weight_of)
     page = analyst.get(f"/staff/surveys/{survey.id}/report/trend/trygg").get_data(as_text=True)
     assert "Bara designviktat: Det finns inga befolkningssiffror uppladdade" in page
-    assert f"{float((d * yes).sum() / (d * answered).sum()) * 100:.1f}\xa0%".replace(".", ",") in page
+    assert f"{design_only * 100:.1f}\xa0%".replace(".", ",") in page
 
 
 def test_raking_starts_from_the_design_weights(session):
