@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import assert_accessible, click_through, log_in
+from tests.browser import assert_accessible, axe_violations, click_through, log_in
 from tests.factories import PASSWORD, make_staff
 from tests.surveys.results.builders import make_population, make_survey
 
@@ -26,6 +26,8 @@ def test_report_settings_and_trend_pages_are_accessible(browser, live_server, se
     for details in browser.find_elements(By.TAG_NAME, "details"):
         browser.execute_script("arguments[0].open = true", details)
     assert_accessible(browser, "the analyst's report")
+    # and every table's scrolling region has a name of its own (question, then table)
+    assert [v["id"] for v in axe_violations(browser, ["best-practice"]) if v["id"] == "landmark-unique"] == []
     browser.get(f"{live_server.url}/staff/surveys/{survey.id}/report/settings")
     assert_accessible(browser, "the weighting settings")
     browser.find_element(By.NAME, "trim_upper").send_keys("0,5")
