@@ -143,6 +143,8 @@ def test_the_demo_export_fits_the_gotland_panel_and_saves_without_a_box(client, 
     pending, page = preview(client, SCB_EXPORT.name, content=SCB_EXPORT.read_bytes())
     assert 'id="problems"' not in page and 'name="accept"' not in page
     assert "Varningar (0)" in page and "Inga varningar." in page
+    dims = re.search(r"<dt>Dimensioner</dt><dd>(.*?)</dd>", page).group(1)
+    assert "kön" in dims and "ålder" in dims and "gender" not in dims and "age" not in dims
     assert confirm(client, pending).status_code == 302
     assert population_in_use(session).total == 60124
 
