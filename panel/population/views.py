@@ -12,9 +12,11 @@ from panel.extensions import db
 from panel.models import PopulationDataset
 from panel.overview.views import LABELS
 from panel.population import services
+from panel.population.notes import importer_note
 from panel.population.forms import ButtonForm, ConfirmForm, UploadForm
 
 bp = Blueprint("population", __name__, url_prefix="/staff/population")
+bp.add_app_template_filter(importer_note, "importer_note")
 
 
 def _index(form: UploadForm, problem: services.PopulationRejected | None = None, status: int = 200):

@@ -39,7 +39,8 @@ def test_demo_export_preview_shows_what_was_read_then_confirm_saves_it(client, s
     ages = cells(page, "Efter åldersgrupp (panelens åldersgrupper)")
     # Gotland 16+ from ../shared/data/README.md: 24 852 men + 25 362 women.
     assert sum(int(v[0].replace(" ", "")) for k, v in ages.items() if k != "Åldersgrupp") == 24852 + 25362
-    assert "civilstånd" in page  # the importer's note on what it summed over
+    assert "summerat över civilstånd (4 kategorier: " in page  # the importer's note, in Swedish
+    assert "summed over" not in page
 
     response = confirm(client, pending)
     assert response.status_code == 302
