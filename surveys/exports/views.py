@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import force_locale
 from flask_login import current_user
 
 from panel.accounts.access import role_required
@@ -39,13 +40,15 @@ def download(survey_id: int):
     options = services.ExportOptions(format=form.format.data, separator=form.separator.data,
                                      values=form.values.data, language=form.language.data)
     try:
-        exported = services.export_survey(db.session, survey, options, actor=current_user._get_current_object(),
-                                          remote_addr=request.remote_addr)
+        services.check_size(db.session, survey, options)  # said in the page's language
     except services.ExportTooLarge as error:
         form.format.errors.append(str(error))
         return _page(survey, form, 400)
+    with force_locale(options.language):  # the file's fixed labels ("Valt", "Ej besvarad") in its language
+        exported = services.export_survey(db.session, survey, options, actor=current_user._get_current_object(),
+                                          remote_addr=request.remote_addr)
     db.session.commit()
-    response = Response(exported.content, mimetype=exported.mimetype)
+    response = Response(exported.content, content_type=exported.mimetype)  # its charset, said once
     response.headers.set("Content-Disposition", "attachment", filename=exported.filename)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -136,6 +136,11 @@ def test_sav_download_reads_back_with_labels(analyst, session, weighted_survey, 
     assert meta.column_names_to_labels["transport"] == "How do you travel?"
     assert meta.variable_value_labels["transport"][2] == "Bus"
     assert meta.variable_value_labels["betyg"][99] == "Don't know"
+    # the file's own labels are English too, not only the survey's texts
+    assert meta.column_names_to_labels["aldersgrupp"] == "Age group (in the year the invitation was sent)"
+    labels = {label for values in meta.variable_value_labels.values() for label in values.values()}
+    assert {"Not selected", "Selected", "Not answered"} <= labels and not {"Valt", "Ej valt", "Ej besvarad"} & labels
+    assert response.headers["Content-Type"] == "application/x-spss-sav"
     assert meta.missing_ranges["betyg"][0] == {"lo": 99.0, "hi": 99.0}
     assert meta.variable_measure["vikt"] == "scale"
     assert len(frame) == services.response_count(session, weighted_survey)
