@@ -28,7 +28,7 @@ from panel.charts import format_number, format_value
 from panel.recruitment.letters import FONT_PLACES
 from surveys.publication.charts import question_png
 from surveys.publication.models import ReportDecision
-from surveys.publication.presentation import Cell, Presentation
+from surveys.publication.presentation import Cell, Presentation, hidden_note, hidden_rates_note
 
 BUNDLED_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 _MARKDOWN_MARKS = re.compile(r"(\*\*|__|\*|_|`)")
@@ -64,15 +64,20 @@ def plain_markdown(text: str) -> str:
 DOMAINS_PER_TABLE = 5
 
 
+def _hidden() -> str:
+    """A hidden value as the pages show it: "dold*", explained once in the note under its table."""
+    return f"{_('dold')}*"
+
+
 def _count(n: int | None) -> str:
-    """A base as the pages show it: "dold" where suppression hid it."""
-    return _("dold") if n is None else format_number(n, 0)
+    """A base as the pages show it: "dold*" where suppression hid it."""
+    return _hidden() if n is None else format_number(n, 0)
 
 
 def _cell_text(cell: Cell, value_format: str) -> tuple[str, str, str]:
-    """(value, 95 % interval, n) as the pages write them ("dold (why)" for a hidden value, "–" for none)."""
+    """(value, 95 % interval, n) as the pages write them ("dold*" for a hidden value, "–" for none)."""
     if cell.hidden:
-        return f"{_('dold')} ({cell.reason})", "–", _count(cell.n)
+        return _hidden(), "–", _count(cell.n)
     interval = "–"
     if cell.ci_low is not None and cell.ci_high is not None:
         interval = f"{format_value(cell.ci_low, value_format)}–{format_value(cell.ci_high, value_format)}"
@@ -118,14 +123,19 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
         pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
 
-    def table(head: list[str], rows: list[list[str]], widths: tuple[float, ...] | None = None) -> None:
+    def table(head: list[str], rows: list[list[str]], widths: tuple[float, ...] | None = None,
+              note: str = "") -> None:
         pdf.set_font(family, "", 8.5)
         with pdf.table(col_widths=widths, headings_style=FontFace(emphasis="BOLD"), line_height=4.6,
                        text_align="LEFT", repeat_headings=1) as grid:
             grid.row(head)
             for values in rows:
                 grid.row(values)
-        pdf.ln(3)
+        if note and any(_hidden() in value for value in [*head, *(v for r in rows for v in r)]):
+            pdf.ln(1)  # the reasons once, under the table whose "dold*" they explain
+            paragraph(f"* {note}", 7.5)
+        else:
+            pdf.ln(3)
 
     heading(municipality, 11)
     heading(report.title, 18)
@@ -138,9 +148,12 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
     if report.response_rate is not None:
         facts.append(_("Svarsfrekvens %(r)s.", r=format_value(report.response_rate)))
     paragraph(" ".join(facts))
-    paragraph(_("Grupper med färre än %(k)s svarande visas inte, och inte heller värden som skulle gå att räkna "
-                "fram ur dem (%(h)s värden är dolda). Intervallen är 95 %% konfidensintervall.",
+    paragraph(_("Värden som bygger på färre än %(k)s svarande visas inte: grupper med färre än %(k)s svarande på "
+                "frågan och svar som färre än %(k)s (men minst en) har valt. Inte heller värden som skulle gå att "
+                "räkna fram ur dem visas (%(h)s värden är dolda). Sådana värden står som ”dold”, med en förklaring "
+                "under tabellen. Intervallen är 95 %% konfidensintervall.",
                 k=report.k, h=report.hidden_values) + " " + report.weighting_note, 9)
+    note = hidden_note(report.k)
 
     heading(_("Beslut och åtgärder"))
     if decisions:
@@ -164,7 +177,7 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
         if question.dont_know is not None:  # a share of everyone who answered, as on the page
             rows.append([question.dont_know.label, *_cell_text(question.dont_know.cell, "percent")])
         table([_("Svar"), _("Andel") if question.value_format == "percent" else _("Medelvärde"),
-               _("95 % konfidensintervall"), _("Antal svar (n)")], rows, (70, 25, 45, 30))
+               _("95 % konfidensintervall"), _("Svarande på frågan (n)")], rows, (70, 25, 45, 30), note)
         for breakdown in question.breakdowns:
             heads = [f"{d} (n\u00a0=\u00a0{_count(b)})"  # no break inside "(n = 20)"
                      for d, b in zip(breakdown.domains, breakdown.bases, strict=True)]
@@ -176,14 +189,15 @@ def report_pdf(report: Presentation, decisions: Sequence[ReportDecision], *, mun
                 count = len(heads[part])
                 table([breakdown.title, *heads[part]],
                       [[label, *cells[part]] for label, cells in zip(labels, body, strict=True)],
-                      (40, *[130 / count] * count))
+                      (40, *[130 / count] * count), note)
 
     if report.rates:
         heading(_("Svarsfrekvens per grupp"))
         for rates in report.rates:
             table([rates.title, _("Inbjudna"), _("Svarade"), _("Svarsfrekvens")],
                   [[r.label, _count(r.invited), _count(r.completed),
-                    _("dold") if r.rate is None else format_value(r.rate)] for r in rates.rows])
+                    _hidden() if r.rate is None else format_value(r.rate)] for r in rates.rows],
+                  note=hidden_rates_note(report.k))
 
     if report.free_text:
         heading(_("Fritextsvar"))

@@ -218,6 +218,27 @@ def suppression_reason(stored: str | None) -> str:
     return _("färre än %(k)s svarande här eller i en grupp som annars kunde räknas fram", k=k)
 
 
+def hidden_note(k: int) -> str:
+    """The note under a table with hidden values: what the rule hides, said once per table.
+
+    Both reasons are named (a value resting on fewer than k respondents, and one hidden so that
+    such a value cannot be worked out), but not which reason applies to which cell: that would
+    show a reader which hidden cell is the small one.
+    """
+    return _("”dold”: värdet visas inte, av ett av två skäl. 1) Det bygger på för få svarande: en grupp "
+             "med färre än %(k)s svarande på frågan, eller ett svar som färre än %(k)s (men minst en) har "
+             "valt. 2) Det skulle annars gå att räkna fram ett sådant värde ur de andra värdena och "
+             "summorna. Vilket av skälen som gäller en viss cell sägs inte, eftersom det skulle avslöja "
+             "den lilla gruppen.", k=k)
+
+
+def hidden_rates_note(k: int) -> str:
+    """The note under a response-rate table with hidden values."""
+    return _("”dold”: visas inte, av ett av två skäl. 1) Gruppen har färre än %(k)s inbjudna eller färre än "
+             "%(k)s svarande (men minst en). 2) Talet skulle annars gå att räkna fram ur summan och de "
+             "andra grupperna. Svarsfrekvensen döljs om något av talen den räknas på är dolt.", k=k)
+
+
 @dataclass(frozen=True)
 class Cell:
     estimate: float | None
@@ -261,6 +282,10 @@ class BreakdownTable:
     bases: list[int | None]  # unweighted n per domain (None when hidden)
     rows: list[tuple[Text, list[Cell]]]  # (category label, a cell per domain)
 
+    @property
+    def has_hidden(self) -> bool:
+        return any(b is None for b in self.bases) or any(c.hidden for _l, cells in self.rows for c in cells)
+
 
 @dataclass(frozen=True)
 class QuestionResult:
@@ -277,6 +302,12 @@ class QuestionResult:
     scale_min: int | None = None  # a rating scale's own range, for the chart's axis
     scale_max: int | None = None
 
+    @property
+    def has_hidden(self) -> bool:
+        """Whether the whole-sample table shows a hidden value (a share, a mean or a base)."""
+        rows = [*self.rows, *([self.dont_know] if self.dont_know else [])]
+        return any(r.cell.hidden or r.cell.n is None for r in rows)  # a base of None reads "dold" too
+
 
 @dataclass(frozen=True)
 class RateRow:
@@ -292,6 +323,10 @@ class RateTable:
     variable: str
     title: str
     rows: list[RateRow]
+
+    @property
+    def has_hidden(self) -> bool:
+        return any(r.invited is None or r.completed is None or r.rate is None for r in self.rows)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from surveys.publication import services
 from surveys.publication.charts import question_chart
 from surveys.publication.forms import ApprovalForm, DecisionForm, PublishForm
 from surveys.publication.pdf import report_pdf
-from surveys.publication.presentation import in_language, lang_attributes, language_attributes, present
+from surveys.publication.presentation import (hidden_note, hidden_rates_note, in_language, lang_attributes,
+                                              language_attributes, present)
 
 bp = Blueprint("publication", __name__)
 
@@ -54,6 +55,8 @@ def chart_count(value: int | None) -> str:
 bp.add_app_template_filter(in_language, "in_language")
 bp.add_app_template_global(lang_attributes, "lang_attributes")
 bp.add_app_template_global(language_attributes, "language_attributes")
+bp.add_app_template_global(hidden_note, "hidden_note")
+bp.add_app_template_global(hidden_rates_note, "hidden_rates_note")
 
 
 # ---------------------------------------------------------------- analyst
