@@ -234,6 +234,15 @@ def build_document(session: Session, survey: Survey, *, now: datetime) -> dict[s
     return build_report(session, survey, now=now).to_dict()
 
 
+def not_publishable_reason(survey: Survey, now: datetime) -> Any | None:
+    """Why ``survey`` cannot be published at ``now`` (None when it can): only a closed survey, or
+    one past its closing time (the minute job that marks it closed may lag), is published."""
+    if phase(survey, now) == Phase.CLOSED:
+        return None
+    return _l("Enkäten är inte stängd, så de inbjudna kan fortfarande svara och resultatet är inte slutligt. "
+              "Stäng enkäten under Utskick (”Stäng enkäten nu”) eller vänta tills den stänger, och publicera sedan.")
+
+
 def publish(session: Session, survey: Survey, *, by: StaffUser | None, expected_version: int,
             notify_all_members: bool = False, now: datetime | None = None,
             document: dict[str, Any] | None = None) -> PublishResult:
@@ -251,10 +260,9 @@ def publish(session: Session, survey: Survey, *, by: StaffUser | None, expected_
     if expected_version != current:
         raise PublicationError(_l("Rapporten är redan publicerad som version %(n)s. Ladda om sidan om du vill "
                                   "publicera en ny version.", n=current - 1))
-    if phase(survey, now) != Phase.CLOSED:  # closed, or past its closing time (the minute job may lag)
-        raise SurveyNotClosedError(_l(
-            "Enkäten är inte stängd, så de inbjudna kan fortfarande svara och resultatet är inte slutligt. "
-            "Stäng enkäten under Utskick (”Stäng enkäten nu”) eller vänta tills den stänger, och publicera sedan."))
+    reason = not_publishable_reason(survey, now)
+    if reason is not None:
+        raise SurveyNotClosedError(reason)
     data = document if document is not None else build_document(session, survey, now=now)
     if not (data.get("fielding") or {}).get("responses"):
         raise PublicationError(_l("Enkäten har inga svar än, så det finns inget resultat att publicera."))

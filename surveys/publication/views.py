@@ -24,6 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from panel import audit
 from panel.accounts.access import role_required
 from panel.charts import format_number, format_value
+from panel.db import utcnow
 from panel.extensions import db
 from surveys.markdown import render_markdown
 from surveys.models import Survey
@@ -67,6 +68,7 @@ def _staff_page(survey: Survey, status: int = 200, **forms):
     forms.setdefault("publish", PublishForm(data={"version": str(services.next_version(db.session, survey))}))
     forms.setdefault("decision", DecisionForm())
     return render_template("publication/staff.html", survey=survey, versions=published,
+                           not_publishable=services.not_publishable_reason(survey, utcnow()),
                            decisions=services.decisions(db.session, survey.id),
                            counts=services.feedback_counts(db.session, survey.id),
                            free_text=services.free_text_answers(db.session, survey),

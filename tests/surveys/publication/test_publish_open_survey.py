@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import format_datetime
 from sqlalchemy import func, select
 
 from panel.db import utcnow
@@ -71,3 +72,29 @@ def test_a_survey_past_its_closing_time_is_published_before_the_minute_job_marks
         services.publish(session, session.merge(fielded.survey), by=None, expected_version=1)
     session.commit()
     assert session.scalar(select(func.count()).select_from(PublishedReport)) == 1
+
+
+def test_the_page_of_an_open_survey_says_why_and_when_instead_of_offering_the_button(app, session, analyst, client):
+    fielded = _open_survey(session)
+    path = f"/staff/surveys/{fielded.survey.id}/publication"
+    response = client.get(path)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'action="{path}/publish"' not in page and "Publicera version 1" not in page
+    assert "Enkäten är inte stängd, så de inbjudna kan fortfarande svara" in page
+    with app.test_request_context():
+        closes = format_datetime(fielded.survey.closes_at, "short")  # as the page's datetimeformat filter
+    assert f"Enkäten stänger {closes}. Då kan rapporten publiceras." in page
+    assert f'href="/staff/surveys/{fielded.survey.id}/fielding/"' in page
+
+
+@pytest.mark.parametrize("status, closes_in", [("closed", timedelta(days=1)), ("open", -timedelta(minutes=1))])
+def test_the_page_of_a_closed_survey_or_one_past_its_closing_time_offers_the_button(app, session, analyst, client,
+                                                                                  status, closes_in):
+    fielded = _open_survey(session, status)
+    fielded.survey.closes_at = utcnow() + closes_in
+    session.commit()
+    path = f"/staff/surveys/{fielded.survey.id}/publication"
+    page = client.get(path).get_data(as_text=True)
+    assert f'action="{path}/publish"' in page and "Publicera version 1" in page
+    assert "Enkäten är inte stängd" not in page
