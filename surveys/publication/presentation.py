@@ -301,6 +301,7 @@ class QuestionResult:
     dont_know: Row | None = None
     scale_min: int | None = None  # a rating scale's own range, for the chart's axis
     scale_max: int | None = None
+    shown: int | None = None  # respondents who got the question (None when hidden as a small number)
 
     @property
     def has_hidden(self) -> bool:
@@ -450,7 +451,8 @@ def _question(question: DocQuestion, document: ReportDocument, language: str) ->
                           note=Text(question.reason, FALLBACK if question.reason else None),
                           dont_know=_dont_know(question, language),
                           scale_min=question.scale_min if scale else None,
-                          scale_max=question.scale_max if scale else None)
+                          scale_max=question.scale_max if scale else None,
+                          shown=question.shown)
 
 
 def _dont_know(question: DocQuestion, language: str) -> Row | None:
@@ -476,6 +478,12 @@ def _rates(document: ReportDocument, language: str) -> list[RateTable]:
     return tables
 
 
+def _asked_of_some(question: QuestionResult, presentation: Presentation) -> bool:
+    """Whether fewer respondents got the question than answered the survey (a display condition)."""
+    return (question.shown is not None and presentation.respondents is not None
+            and 0 < question.shown < presentation.respondents)
+
+
 def key_results(presentation: Presentation) -> list[KeyResult]:
     """The emails' key results: per question (the first few), the most common answer or the mean.
 
@@ -491,13 +499,21 @@ def key_results(presentation: Presentation) -> list[KeyResult]:
             continue
         top = max(shown, key=lambda row: row.cell.estimate or 0.0)
         cell = top.cell
-        margin = ""
+        notes = []
+        if _asked_of_some(question, presentation) and question.base is not None:
+            # a display condition: the figure is of those who got the question, not of everyone
+            notes.append(_("bland de %(n)s som fick frågan och svarade på den", n=format_number(question.base, 0)))
         if cell.ci_low is not None and cell.ci_high is not None:
-            margin = _("95\u00a0%% konfidensintervall %(low)s–%(high)s",
-                       low=format_value(cell.ci_low, question.value_format),
-                       high=format_value(cell.ci_high, question.value_format))
+            notes.append(_("95\u00a0%% konfidensintervall %(low)s–%(high)s",
+                           low=format_value(cell.ci_low, question.value_format),
+                           high=format_value(cell.ci_high, question.value_format)))
+        margin = ", ".join(notes)
         if question.value_format == "percent":
             value, answer = format_value(cell.estimate, "percent"), _("svarade %(a)s", a=top.label)
+        elif question.scale_min is not None and question.scale_max is not None:
+            value, answer = _("i genomsnitt %(v)s på skalan %(low)s–%(high)s",
+                              v=format_value(cell.estimate, "number"), low=format_number(question.scale_min, 0),
+                              high=format_number(question.scale_max, 0)), ""
         else:
             value, answer = _("i genomsnitt %(v)s", v=format_value(cell.estimate, "number")), ""
         label = top.label if question.value_format == "percent" else Text("", None)
