@@ -13,6 +13,7 @@ import zlib
 
 _OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_LENGTH = re.compile(rb"/Length (\d+)(?! \d+ R)\b")
 _FONT_REF = re.compile(rb"/F(\d+) (\d+) 0 R")
 _TO_UNICODE = re.compile(rb"/ToUnicode (\d+) 0 R")
 _DESCENDANT = re.compile(rb"/DescendantFonts \[\s*(\d+) 0 R")
@@ -44,6 +45,11 @@ def _stream(body: bytes) -> bytes | None:
     if not match:
         return None
     data = match.group(1)
+    length = _LENGTH.search(body[:match.start()])
+    if length is not None:
+        # The dictionary's /Length, not the regex: compressed data may end in a byte 0x0D, which
+        # "\r?\nendstream" would take as the line end (1 stream in 256: a page read as empty).
+        data = body[match.start(1):match.start(1) + int(length.group(1))]
     if b"/FlateDecode" in body[:match.start()]:
         data = zlib.decompress(data)
     return data
