@@ -56,3 +56,17 @@ def render_markdown(text: str | None) -> Markup:
     if not text:
         return Markup("")
     return Markup(_parser().render(text))
+
+
+def _fill_url_tables() -> None:
+    """Render a link once, at import (before any request thread exists).
+
+    mdurl, which markdown-it uses for link addresses, fills its percent-encoding tables
+    on first use after putting the still empty table where other threads find it: two
+    requests rendering the first links of a process at once could meet a half-filled
+    table (an IndexError, a 500 under load). Importing happens in one thread.
+    """
+    _parser().render("[a](https://example.se/å?q=1%20&r=ä#s) <mailto:a@example.se> <https://example.se/ö>")
+
+
+_fill_url_tables()

@@ -101,3 +101,23 @@ def test_an_image_in_a_decision_reads_as_its_alt_text_on_the_public_page(app, se
     public = analyst.get(f"/resultat/{fielded.survey.id}").get_data(as_text=True)
     assert "Parken byggs, se karta över parken i bilagan." in public
     assert "evil.example" not in public and "!karta" not in public and "<img" not in public
+
+
+def test_the_url_tables_are_filled_at_import_not_by_the_first_requests():
+    """mdurl fills its tables lazily, visible half-filled to other threads (an IndexError under load):
+    importing surveys.markdown has filled every table a link needs."""
+    import importlib
+
+    from mdurl import _decode, _encode
+
+    import surveys.markdown
+
+    _encode.encode_cache.clear()
+    _decode.decode_cache.clear()
+    importlib.reload(surveys.markdown)
+    assert _encode.encode_cache and all(len(table) == 128 for table in _encode.encode_cache.values())
+    assert _decode.decode_cache and all(len(table) == 128 for table in _decode.decode_cache.values())
+    surveys.markdown._parser.cache_clear()
+    before = {key: list(table) for key, table in _encode.encode_cache.items()}
+    surveys.markdown.render_markdown("Läs mer på [kommunens sida](https://example.se/ö?a=1) eller <mailto:a@b.se>.")
+    assert set(_encode.encode_cache) == set(before), "no table is first made by a request"
